@@ -1,0 +1,1 @@
+"""MNIST-family digit classification as a reproducible DVC + Hydra + Lightning + MLflow pipeline."""

@@ -1,0 +1,9 @@
+"""The model zoo: plain nn.Modules taking [N, 1, 28, 28] floats and returning [N, 10] logits.
+
+Each model has a config in conf/model/ whose `_target_` points here.
+"""
+
+from .deep_cnn import DeepCNN
+from .small_cnn import SmallCNN
+
+__all__ = ["DeepCNN", "SmallCNN"]

@@ -1,0 +1,67 @@
+"""PNG plots of an evaluation: confusion matrix, learning curves, misclassified test images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+
+def confusion_matrix_png(matrix: torch.Tensor, classes: list[str], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 6))
+    image = ax.imshow(matrix.numpy(), cmap="Blues")
+    ticks = range(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45, ha="right")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    for (row, col), count in zip(torch.cartesian_prod(torch.arange(len(classes)), torch.arange(len(classes))).tolist(),
+                                 matrix.flatten().tolist()):
+        ax.text(col, row, str(count), ha="center", va="center", fontsize=7,
+                color="white" if count > matrix.max().item() / 2 else "black")
+    fig.colorbar(image)
+    ax.set_title("Confusion matrix (test set)")
+    _save(fig, path)
+
+
+def learning_curves_png(history: dict[str, list[tuple[int, float]]], path: Path) -> None:
+    """history: metric name -> [(epoch, value)], e.g. from MLflow's metric history."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, points in sorted(history.items()):
+        ax = loss_ax if name.endswith("loss") else acc_ax
+        if points:
+            epochs, values = zip(*points)
+            ax.plot(epochs, values, marker="o", label=name)
+    for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, path)
+
+
+def misclassified_png(images: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor,
+                      classes: list[str], path: Path, limit: int = 36) -> None:
+    """A grid of the first `limit` misclassified images, titled 'actual -> predicted'."""
+    wrong = (labels != predicted).nonzero().flatten()[:limit]
+    cols = 6
+    rows = max(1, -(-len(wrong) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, wrong.tolist()):
+        ax.imshow(images[index].numpy(), cmap="gray_r")
+        ax.set_title(f"{classes[labels[index]]} → {classes[predicted[index]]}", fontsize=7)
+    fig.suptitle(f"Misclassified test images (first {len(wrong)})")
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

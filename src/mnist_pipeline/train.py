@@ -1,0 +1,126 @@
+"""Stage 3: train a model of the zoo with Lightning, tracked in MLflow. A Hydra app:
+
+    python -m mnist_pipeline.train model=deep_cnn trainer.max_epochs=2      one run
+    python -m mnist_pipeline.train -m model=small_cnn,deep_cnn               a sweep
+    python -m mnist_pipeline.train --config-dir . --config-name params       what `dvc repro` runs
+
+Writes best.ckpt and last.ckpt to paths.models and train_metrics.json to paths.reports (inside
+each job's own folder in a sweep) and returns the best validation accuracy, for sweepers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+
+from .atomic import write_text
+from . import tracking
+from .checkpointing import AtomicCheckpointIO
+from .classifier import Classifier
+from .config import to_plain, validate
+from .datamodule import MNISTDataModule
+from .summary import model_summary
+
+log = logging.getLogger(__name__)
+
+
+class Throughput(Callback):
+    """Training images per second (optimizer steps only, no validation), logged each epoch."""
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.seconds = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seconds += time.perf_counter() - self._start
+        self.images += len(batch[1])
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.log("train_images_per_sec", self.images_per_sec)
+
+    @property
+    def images_per_sec(self) -> float:
+        return self.images / self.seconds if self.seconds else 0.0
+
+
+class Provenance(Callback):
+    """Stores the MLflow run id and the resolved config in every checkpoint, so the evaluate
+    stage logs to the same run and rebuilds the same model."""
+
+    def __init__(self, run_id: str, config: dict) -> None:
+        self.run_id, self.config = run_id, config
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        checkpoint["mlflow_run_id"] = self.run_id
+        checkpoint["config"] = self.config
+
+
+def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
+    """(models, reports) folders: the configured ones, or the job's own folder in a sweep."""
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        job_dir = Path(HydraConfig.get().runtime.output_dir)
+        return job_dir / "models", job_dir / "reports"
+    return Path(cfg.paths.models), Path(cfg.paths.reports)
+
+
+def train(cfg: DictConfig) -> float:
+    validate(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+    models_dir, reports_dir = output_dirs(cfg)
+    config = to_plain(cfg)
+
+    datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize)
+    module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
+    logger = tracking.lightning_logger(cfg)
+    logger.log_hyperparams(tracking.flatten(config))
+    logger.experiment.log_dict(logger.run_id, config, "config.yaml")
+    summary = model_summary(module.model)
+    log.info("model summary\n%s", summary)
+    logger.experiment.log_text(logger.run_id, summary, "model_summary.txt")
+
+    best = ModelCheckpoint(dirpath=models_dir, filename="best", monitor="val_acc", mode="max",
+                           save_last=True, enable_version_counter=False)
+    throughput = Throughput()
+    trainer = pl.Trainer(**config["trainer"], logger=logger, default_root_dir=models_dir,
+                         callbacks=[best, throughput, Provenance(logger.run_id, config)],
+                         plugins=[AtomicCheckpointIO()])
+    with warnings.catch_warnings():
+        # Batches are slices of in-memory tensors: worker processes would only add overhead.
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        wall = time.perf_counter() - started
+
+    metrics = {
+        "best_val_acc": float(best.best_model_score),
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "train_images_per_sec": round(throughput.images_per_sec, 1),
+        "fit_seconds": round(wall, 2),
+    }
+    logger.log_metrics({"best_val_acc": metrics["best_val_acc"], "fit_seconds": wall})
+    write_text(reports_dir / "train_metrics.json", json.dumps(metrics, indent=2) + "\n")
+    log.info("train: %s (MLflow run %s)", metrics, logger.run_id)
+    return metrics["best_val_acc"]
+
+
+@hydra.main(version_base=None, config_path="../../conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()
