@@ -55,7 +55,8 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
         raise ConfigError(f"{source}: 'data.name' is empty")
     mirrors = get("data.mirrors")
     if isinstance(mirrors, str) or len(mirrors) == 0:
-        raise ConfigError(f"{source}: 'data.mirrors' must be a non-empty list of URLs or folders, got {to_plain(mirrors)!r}")
+        raise ConfigError(f"{source}: 'data.mirrors' must be a non-empty list of URLs or folders, "
+                          f"got {to_plain(mirrors)!r}")
     for key in FILE_KEYS:
         get(f"data.files.{key}.name")
         digest = str(get(f"data.files.{key}.sha256"))

@@ -105,12 +105,15 @@ def download_file(filename: str, sha256: str, mirrors: Sequence[str], dest_dir: 
                         f"{len(mirrors)} mirror(s):\n{tried}")
 
 
-def main() -> None:
-    cfg = load_params()
+def download(cfg) -> list[Path]:
+    """All four archives of the configured dataset, into paths.raw."""
     dest = Path(cfg.paths.raw)
-    for key in FILE_KEYS:
-        spec = cfg.data.files[key]
-        download_file(spec.name, spec.sha256, list(cfg.data.mirrors), dest)
+    return [download_file(cfg.data.files[key].name, cfg.data.files[key].sha256, list(cfg.data.mirrors), dest)
+            for key in FILE_KEYS]
+
+
+def main() -> None:
+    download(load_params())
 
 
 if __name__ == "__main__":

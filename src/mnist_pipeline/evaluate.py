@@ -31,8 +31,8 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
-from .atomic import write_text
 from . import plots, tracking
+from .atomic import write_text
 from .classifier import Classifier
 from .config import load_params, run_stage
 from .datamodule import to_model_input

@@ -17,20 +17,24 @@ from .config import FILE_KEYS
 from .project import git_commit, project_root
 
 CHAMPION = "champion"
+_SQLITE = "sqlite:///"
 
 
 def tracking_uri(cfg: DictConfig) -> str:
     """MLFLOW_TRACKING_URI, else tracking.tracking_uri, else a SQLite store at the project root.
 
-    The default is absolute, so DVC's temporary experiment copies log into the same store."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.tracking_uri
-    return uri or f"sqlite:///{project_root() / 'mlflow.db'}"
+    A relative SQLite path counts from the project root, so DVC's temporary experiment copies
+    log into the same store as the workspace."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.tracking_uri or "sqlite:///mlflow.db"
+    if uri.startswith(_SQLITE) and not Path(uri[len(_SQLITE):]).is_absolute():
+        uri = _SQLITE + str(project_root() / uri[len(_SQLITE):])
+    return uri
 
 
 def setup(cfg: DictConfig) -> str:
     """Point mlflow at the store and make sure the experiment exists; returns its id.
 
-    New experiments keep artifacts in <root>/mlruns (absolute, for the same reason as the store)."""
+    With a SQLite store, a new experiment keeps its artifacts in mlruns/ beside the database."""
     uri = tracking_uri(cfg)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -38,7 +42,9 @@ def setup(cfg: DictConfig) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    artifacts = None if uri.startswith("http") else (project_root() / "mlruns").as_uri()
+    artifacts = None
+    if uri.startswith(_SQLITE):
+        artifacts = (Path(uri[len(_SQLITE):]).parent / "mlruns").as_uri()
     try:
         return mlflow.create_experiment(name, artifact_location=artifacts)
     except MlflowException:  # created meanwhile by a concurrent job

@@ -20,11 +20,11 @@ import hydra
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
-from .atomic import write_text
 from . import tracking
+from .atomic import write_text
 from .checkpointing import AtomicCheckpointIO
 from .classifier import Classifier
 from .config import to_plain, validate

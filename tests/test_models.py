@@ -1,0 +1,41 @@
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from conftest import compose_config
+from mnist_pipeline.config import to_plain
+from mnist_pipeline.models import DeepCNN, SmallCNN
+from mnist_pipeline.summary import count_parameters, model_summary
+
+
+@pytest.mark.parametrize(("name", "params"), [("small_cnn", 55_338), ("deep_cnn", 3_274_634)])
+def test_zoo_models_from_config(name, params):
+    model = instantiate(to_plain(compose_config([f"model={name}"]).model), num_classes=10)
+    assert count_parameters(model) == params
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_small_cnn_intermediate_shapes_match_seed():
+    model = SmallCNN()
+    x = torch.rand(2, 1, 28, 28)
+    x = model.conv1(x)
+    assert x.shape == (2, 16, 14, 14)
+    assert model.conv2(x).shape == (2, 32, 7, 7)
+
+
+def test_deep_cnn_tf_init():
+    model = DeepCNN(init="tf_deep_mnist")
+    for layer in (m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))):
+        assert torch.all(layer.bias == 0.1)
+        assert layer.weight.abs().max() <= 0.2
+        assert layer.weight.std().item() == pytest.approx(0.088, abs=0.01)  # sd of N(0, 0.1) cut at 2 sd
+
+
+def test_unknown_init():
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        DeepCNN(init="xavier")
+
+
+def test_model_summary_lists_layers_shapes_and_params():
+    text = model_summary(SmallCNN())
+    assert "Conv2d" in text and "[1, 32, 7, 7]" in text and "55,338" in text

@@ -1,0 +1,111 @@
+"""End to end: the real dvc.yaml, conf/ and stage modules in a temporary git + DVC repository,
+on a tiny MNIST served from a file:// mirror, logging to the default SQLite MLflow store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from conftest import FILES, ROOT, tiny_data_yaml
+
+PROJECT_FILES = ["conf", "src", "dvc.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
+
+
+def sh(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `python` of this venv
+    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, tiny_mirror) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source, target = ROOT / name, root / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    (root / "conf" / "data" / "tiny.yaml").write_text(tiny_data_yaml(*tiny_mirror))
+    sh(root, "git", "init", "-q")
+    sh(root, sys.executable, "-m", "mnist_pipeline.params", "data=tiny", "trainer.max_epochs=2")
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "tiny project")
+    return root
+
+
+def store(repo: Path) -> MlflowClient:
+    mlflow.set_tracking_uri(f"sqlite:///{repo}/mlflow.db")
+    return MlflowClient()
+
+
+def test_dvc_repro_runs_everything_then_nothing(repo):
+    sh(repo, "dvc", "repro")
+
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert metrics["test_acc"] > 0.5
+    assert metrics["registry_test_acc"] == pytest.approx(metrics["test_acc"], abs=1e-6)
+    assert metrics["model_version"] == 1 and metrics["champion"] is True
+    for plot in ("confusion.csv", "learning_curves.csv", "confusion_matrix.png", "learning_curves.png",
+                 "misclassified.png"):
+        assert (repo / "reports" / "plots" / plot).stat().st_size > 0, plot
+    assert sorted(p.name for p in (repo / "data" / "raw" / "tiny").glob("*.gz")) == sorted(FILES.values())
+
+    client = store(repo)
+    [run] = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    assert run.data.tags["dvc_stage"] == "train" and run.data.tags["dataset"] == "tiny"
+    assert run.data.metrics["test_acc"] == pytest.approx(metrics["test_acc"])  # evaluate logged to train's run
+    assert len(client.get_metric_history(run.info.run_id, "val_acc")) == 2
+    version = client.get_model_version_by_alias("mnist-classifier", "champion")
+    assert str(version.version) == "1" and version.run_id == run.info.run_id
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert "plots/confusion_matrix.png" in artifacts
+
+    second = sh(repo, "dvc", "repro")
+    assert "Data and pipelines are up to date." in second.stdout + second.stderr
+    assert len(client.search_runs([run.info.experiment_id])) == 1
+
+
+def test_dvc_exp_run_in_temp_copy_logs_to_root_store(repo):
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "pipeline outputs", check=False)
+    sh(repo, "dvc", "exp", "run", "--temp", "-n", "higher-lr",
+       "-S", "data=tiny", "-S", "trainer.max_epochs=1", "-S", "optimizer.lr=3e-3")
+
+    client = store(repo)
+    runs = client.search_runs([client.get_experiment_by_name("mnist").experiment_id],
+                              filter_string="tags.dvc_exp_name = 'higher-lr'")
+    assert len(runs) == 1 and runs[0].data.params["optimizer.lr"] == "0.003"
+    assert "test_acc" in runs[0].data.metrics
+    assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))  # nothing logged inside the copy
+    shown = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+    assert "higher-lr" in json.dumps(shown)
+
+
+def test_corrupt_mirror_file_is_caught_before_training(repo, tiny_mirror, tmp_path):
+    mirror, _ = tiny_mirror
+    bad = tmp_path / "bad-mirror"
+    shutil.copytree(mirror, bad)
+    name = FILES["train_images"]
+    (bad / name).write_bytes((bad / name).read_bytes()[:-100])
+    shutil.rmtree(repo / "data" / "raw", ignore_errors=True)  # force the download stage to fetch
+    client = store(repo)
+    before = len(client.search_runs([client.get_experiment_by_name("mnist").experiment_id]))
+
+    result = sh(repo, "dvc", "exp", "run", "-S", "data=tiny", "-S", f"data.mirrors=[{bad.as_uri()}/]", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"could not get a verified copy of {name}" in output and bad.as_uri() in output
+    assert len(client.search_runs([client.get_experiment_by_name("mnist").experiment_id])) == before

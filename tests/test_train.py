@@ -1,0 +1,66 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from mlflow import MlflowClient
+
+from mnist_pipeline import tracking
+from mnist_pipeline.download import download
+from mnist_pipeline.prepare import prepare
+from mnist_pipeline.train import train
+
+
+def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg):
+    cfg = tiny_cfg()
+    download(cfg)
+    prepare(cfg)
+    best_val = train(cfg)
+
+    models = Path(cfg.paths.models)
+    best = torch.load(models / "best.ckpt", weights_only=True)  # plain hyperparameters only
+    assert (models / "last.ckpt").exists()
+    assert not list(models.glob(".*.part"))
+    metrics = json.loads((Path(cfg.paths.reports) / "train_metrics.json").read_text())
+    assert metrics["best_val_acc"] == best_val > 0.5  # 1000 real digits, 2 epochs
+    assert metrics["epochs"] == 2 and metrics["train_images_per_sec"] > 0
+
+    tracking.setup(cfg)
+    client = MlflowClient()
+    run = client.get_run(best["mlflow_run_id"])
+    assert run.data.params["optimizer.lr"] == "0.001" and run.data.params["model._target_"].endswith("SmallCNN")
+    assert run.data.tags["dataset"] == "tiny" and run.data.tags["dataset_sha256"] == tracking.dataset_digest(cfg)
+    assert run.data.tags["git_commit"]
+    for name in ("train_loss", "val_loss", "train_acc", "val_acc", "train_images_per_sec"):
+        assert len(client.get_metric_history(run.info.run_id, name)) == 2, name  # once per epoch
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "model_summary.txt"} <= artifacts
+    assert best["config"]["data"]["name"] == "tiny"
+
+
+def test_multirun_sweep_gives_one_mlflow_run_per_job(tiny_cfg, tmp_path):
+    cfg = tiny_cfg()
+    download(cfg)
+    prepare(cfg)
+    overrides = [
+        "data=tiny", f"paths.prepared={cfg.paths.prepared}", f"tracking.tracking_uri={cfg.tracking.tracking_uri}",
+        "tracking.experiment_name=sweep", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}/multirun",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_pipeline.train", "--config-dir", str(tmp_path / "conf"), "-m",
+         "model=small_cnn,deep_cnn", *overrides],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    cfg.tracking.experiment_name = "sweep"
+    experiment = tracking.setup(cfg)
+    runs = MlflowClient().search_runs([experiment])
+    assert sorted(r.data.tags["model"] for r in runs) == ["DeepCNN", "SmallCNN"]
+    assert sorted(r.data.tags["hydra_job_num"] for r in runs) == ["0", "1"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for job in ("0", "1"):  # each job keeps its own checkpoints, none in the pipeline's models/
+        assert (tmp_path / "multirun" / job / "models" / "best.ckpt").exists()
+    assert not Path(cfg.paths.models).exists()
