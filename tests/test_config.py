@@ -18,7 +18,7 @@ def test_check_reports_a_stale_params_file(tmp_path):
     (tmp_path / "conf").symlink_to(ROOT / "conf")
     compose(tmp_path / "params.yaml", ["optimizer.lr=0.5"], tmp_path)
     diff = "\n".join(check(tmp_path))
-    assert "-  lr: 0.5" in diff and "+  lr: 0.001" in diff
+    assert "-  lr: 0.5" in diff and "+  lr: 0.002" in diff
 
 
 def test_default_composition_is_valid():

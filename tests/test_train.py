@@ -30,7 +30,7 @@ def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg):
     tracking.setup(cfg)
     client = MlflowClient()
     run = client.get_run(best["mlflow_run_id"])
-    assert run.data.params["optimizer.lr"] == "0.001" and run.data.params["model._target_"].endswith("SmallCNN")
+    assert run.data.params["optimizer.lr"] == "0.002" and run.data.params["model._target_"].endswith("SmallCNN")
     assert run.data.tags["dataset"] == "tiny" and run.data.tags["dataset_sha256"] == tracking.dataset_digest(cfg)
     assert run.data.tags["git_commit"]
     for name in ("train_loss", "val_loss", "train_acc", "val_acc", "train_images_per_sec"):

@@ -1,0 +1,29 @@
+# Two commands on a fresh machine:  `make pipeline` runs everything, `make test` runs the tests.
+# Both first create .venv and install the pinned dependencies from requirements.lock.
+VENV ?= .venv
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup pipeline test params lock ui
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+pipeline: setup  ## download -> prepare -> train -> evaluate, skipping what is up to date
+	dvc repro
+
+test: setup
+	pytest
+
+params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
+	python -m mnist_pipeline.params
+
+ui: setup  ## the MLflow UI on the project's store: http://127.0.0.1:5000
+	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+
+lock: setup  ## re-resolve requirements.lock from pyproject.toml
+	uv pip compile pyproject.toml --extra test --extra dev --python-version 3.11 --universal -o requirements.lock
