@@ -70,7 +70,8 @@ def tiny_data_yaml(mirror: Path, sums: dict[str, str]) -> str:
     return (f"name: tiny\nmirrors:\n  - {mirror.as_uri()}/\nfiles:\n{files}\n"
             f"sizes: {{train: {TINY['train']}, test: {TINY['test']}}}\n"
             'classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]\n'
-            f"val_size: {TINY['val']}\nsplit_seed: 0\nbatch_size: 50\nnormalize: true\n")
+            f"val_size: {TINY['val']}\nsplit_seed: 0\nbatch_size: 50\n"
+            "normalize: true\nsample_with_replacement: false\n")
 
 
 def compose_config(overrides: list[str] | None = None, config_dir: Path = ROOT / "conf"):

@@ -3,7 +3,8 @@ import csv
 import pytest
 import torch
 
-from mnist_pipeline.evaluate import classification_metrics, predict, write_confusion_csv
+from mnist_pipeline.classifier import predict
+from mnist_pipeline.evaluate import classification_metrics, write_confusion_csv
 
 CLASSES = ["a", "b", "c"]
 

@@ -69,7 +69,10 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
     if not isinstance(val_size, int) or not 0 < val_size < get("data.sizes.train"):
         raise ConfigError(f"{source}: 'data.val_size' must be between 1 and data.sizes.train - 1, got {val_size!r}")
     positive("optimizer.lr")
-    positive("trainer.max_epochs", int)
+    if (OmegaConf.select(cfg, "trainer.max_steps") or -1) <= 0:  # step-based recipes set max_epochs: -1
+        positive("trainer.max_epochs", int)
+    if OmegaConf.select(cfg, "eval_checkpoint") not in ("best", "last"):
+        raise ConfigError(f"{source}: 'eval_checkpoint' must be best or last, got {cfg.get('eval_checkpoint')!r}")
     _check_target(cfg, "model._target_", source)
     _check_target(cfg, "optimizer._target_", source)
 

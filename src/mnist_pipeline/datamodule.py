@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import SequentialSampler, TensorDataset
+from torchdata.stateful_dataloader import StatefulDataLoader
+from torchdata.stateful_dataloader.sampler import BatchSampler, RandomSampler
 
 from .prepare import load_prepared
 
@@ -22,19 +24,44 @@ def to_model_input(images: torch.Tensor, normalize: bool = True) -> torch.Tensor
     return x / 255.0 if normalize else x
 
 
-def batch_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool) -> DataLoader:
-    """A DataLoader whose sampler yields whole index batches, so the dataset is indexed once per batch."""
-    dataset = TensorDataset(images, labels)
-    order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+class TensorBatches(TensorDataset):
+    """Tensors indexed a whole batch at a time (DataLoader calls __getitems__ with the batch's indices)."""
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        return tuple(tensor[indices] for tensor in self.tensors)
+
+
+def _as_is(batch):
+    return batch
+
+
+def batch_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool,
+                 with_replacement: bool = False, seed: int = 0) -> StatefulDataLoader:
+    """Batches sliced from the tensors with one index operation each.
+
+    A stateful loader and samplers (torchdata): Lightning stores their position and generator state
+    in checkpoints, so a resumed run draws the same batches as an uninterrupted one. The shuffle has
+    its own generator, seeded once, so it does not depend on anything else drawn from torch's global
+    one. with_replacement draws every batch independently (seed S4's np.random.choice) instead of
+    walking a permutation."""
+    dataset = TensorBatches(images, labels)
+    if shuffle:
+        order = RandomSampler(dataset, replacement=with_replacement, generator=torch.Generator().manual_seed(seed))
+    else:
+        order = SequentialSampler(dataset)
+    return StatefulDataLoader(dataset, batch_sampler=BatchSampler(order, batch_size, drop_last=False),
+                              collate_fn=_as_is)
 
 
 class MNISTDataModule(pl.LightningDataModule):
-    def __init__(self, folder: str | Path, batch_size: int, normalize: bool = True):
+    def __init__(self, folder: str | Path, batch_size: int, normalize: bool = True,
+                 sample_with_replacement: bool = False, seed: int = 0):
         super().__init__()
+        self.seed = seed
         self.folder = Path(folder)
         self.batch_size = batch_size
         self.normalize = normalize
+        self.sample_with_replacement = sample_with_replacement
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -44,13 +71,14 @@ class MNISTDataModule(pl.LightningDataModule):
                 images, labels = load_prepared(self.folder, split)
                 self.splits[split] = (images.to(device), labels.to(device))
 
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(*self.splits["train"], self.batch_size, shuffle=True)
+    def train_dataloader(self) -> StatefulDataLoader:
+        return batch_loader(*self.splits["train"], self.batch_size, shuffle=True,
+                            with_replacement=self.sample_with_replacement, seed=self.seed)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> StatefulDataLoader:
         return batch_loader(*self.splits["val"], self.batch_size, shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> StatefulDataLoader:
         return batch_loader(*self.splits["test"], self.batch_size, shuffle=False)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):

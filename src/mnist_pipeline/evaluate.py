@@ -33,7 +33,7 @@ from torchmetrics.functional.classification import (
 
 from . import plots, tracking
 from .atomic import write_text
-from .classifier import Classifier
+from .classifier import Classifier, predict
 from .config import load_params, run_stage
 from .datamodule import to_model_input
 from .errors import PipelineError
@@ -41,13 +41,6 @@ from .prepare import load_prepared
 
 log = logging.getLogger(__name__)
 CURVES = ("train_loss", "val_loss", "train_acc", "val_acc")
-
-
-def predict(model: torch.nn.Module, images: torch.Tensor, normalize: bool, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for uint8 images [N, 28, 28], in eval mode, batch by batch."""
-    model.eval()
-    with torch.inference_mode():
-        return torch.cat([model(to_model_input(chunk, normalize)) for chunk in images.split(batch_size)])
 
 
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> dict:
@@ -109,7 +102,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     classes = list(cfg.data.classes)
     normalize = cfg.data.normalize
     images, labels = load_prepared(Path(cfg.paths.prepared), "test")
-    model = module.model
+    model = module.model.eval()  # eval mode is what torch.export captures in the logged model
     logits = predict(model, images, normalize)
     result = classification_metrics(logits, labels, classes)
     preds = logits.argmax(dim=1)
@@ -166,10 +159,10 @@ def registry_accuracy(model_uri: str, images: torch.Tensor, labels: torch.Tensor
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, help="default: <paths.models>/best.ckpt")
+    parser.add_argument("--checkpoint", type=Path, help="default: <paths.models>/<eval_checkpoint>.ckpt")
     args = parser.parse_args()
     cfg = load_params()
-    evaluate(cfg, args.checkpoint or Path(cfg.paths.models) / "best.ckpt")
+    evaluate(cfg, args.checkpoint or Path(cfg.paths.models) / f"{cfg.eval_checkpoint}.ckpt")
 
 
 if __name__ == "__main__":

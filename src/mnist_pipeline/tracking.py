@@ -64,6 +64,7 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
         "dataset": cfg.data.name,
         "dataset_sha256": dataset_digest(cfg),
         "model": cfg.model._target_.rsplit(".", 1)[-1],
+        "recipe": cfg.recipe,
     }
     for env, tag in (("DVC_STAGE", "dvc_stage"), ("DVC_EXP_NAME", "dvc_exp_name")):
         if os.environ.get(env):

@@ -20,11 +20,13 @@ import hydra
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from hydra.utils import instantiate
 from omegaconf import DictConfig
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from . import tracking
 from .atomic import write_text
+from .callbacks import Provenance, RngState, Throughput
 from .checkpointing import AtomicCheckpointIO
 from .classifier import Classifier
 from .config import to_plain, validate
@@ -32,40 +34,6 @@ from .datamodule import MNISTDataModule
 from .summary import model_summary
 
 log = logging.getLogger(__name__)
-
-
-class Throughput(Callback):
-    """Training images per second (optimizer steps only, no validation), logged each epoch."""
-
-    def __init__(self) -> None:
-        self.images = 0
-        self.seconds = 0.0
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.seconds += time.perf_counter() - self._start
-        self.images += len(batch[1])
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        pl_module.log("train_images_per_sec", self.images_per_sec)
-
-    @property
-    def images_per_sec(self) -> float:
-        return self.images / self.seconds if self.seconds else 0.0
-
-
-class Provenance(Callback):
-    """Stores the MLflow run id and the resolved config in every checkpoint, so the evaluate
-    stage logs to the same run and rebuilds the same model."""
-
-    def __init__(self, run_id: str, config: dict) -> None:
-        self.run_id, self.config = run_id, config
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
-        checkpoint["mlflow_run_id"] = self.run_id
-        checkpoint["config"] = self.config
 
 
 def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
@@ -82,7 +50,8 @@ def train(cfg: DictConfig) -> float:
     models_dir, reports_dir = output_dirs(cfg)
     config = to_plain(cfg)
 
-    datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize)
+    datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize,
+                                 cfg.data.sample_with_replacement, seed=cfg.seed)
     module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
     logger = tracking.lightning_logger(cfg)
     logger.log_hyperparams(tracking.flatten(config))
@@ -92,20 +61,22 @@ def train(cfg: DictConfig) -> float:
     logger.experiment.log_text(logger.run_id, summary, "model_summary.txt")
 
     best = ModelCheckpoint(dirpath=models_dir, filename="best", monitor="val_acc", mode="max",
-                           save_last=True, enable_version_counter=False)
+                           enable_version_counter=False)
     throughput = Throughput()
+    extra = [instantiate(spec) for spec in config["callbacks"].values()]
     trainer = pl.Trainer(**config["trainer"], logger=logger, default_root_dir=models_dir,
-                         callbacks=[best, throughput, Provenance(logger.run_id, config)],
+                         callbacks=[best, throughput, Provenance(logger.run_id, config), RngState(), *extra],
                          plugins=[AtomicCheckpointIO()])
     with warnings.catch_warnings():
         # Batches are slices of in-memory tensors: worker processes would only add overhead.
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume_from)
         wall = time.perf_counter() - started
+    trainer.save_checkpoint(models_dir / "last.ckpt")  # the final weights, whatever the validation cadence
 
     metrics = {
-        "best_val_acc": float(best.best_model_score),
+        "best_val_acc": float(best.best_model_score) if best.best_model_score is not None else 0.0,
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "train_images_per_sec": round(throughput.images_per_sec, 1),

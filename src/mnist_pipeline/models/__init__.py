@@ -4,6 +4,8 @@ Each model has a config in conf/model/ whose `_target_` points here.
 """
 
 from .deep_cnn import DeepCNN
+from .mlp import MLP
 from .small_cnn import SmallCNN
+from .two_layer import TwoLayerNet
 
-__all__ = ["DeepCNN", "SmallCNN"]
+__all__ = ["DeepCNN", "MLP", "SmallCNN", "TwoLayerNet"]

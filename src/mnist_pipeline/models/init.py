@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
 
@@ -11,9 +13,24 @@ def _tf_deep_mnist(layer: nn.Module) -> None:
     nn.init.constant_(layer.bias, 0.1)
 
 
+def _tf_mechanics101(layer: nn.Module) -> None:
+    # Seed S1: weights truncated normal with sd 1/sqrt(fan_in), biases zero.
+    std = 1.0 / math.sqrt(nn.init._calculate_fan_in_and_fan_out(layer.weight)[0])
+    nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+    nn.init.zeros_(layer.bias)
+
+
+def _scratch_two_layer(layer: nn.Module) -> None:
+    # Seed S4: weights 0.01 * N(0, 1), biases zero.
+    nn.init.normal_(layer.weight, std=0.01)
+    nn.init.zeros_(layer.bias)
+
+
 INITS = {
     "default": None,  # PyTorch's own (Kaiming-uniform)
     "tf_deep_mnist": _tf_deep_mnist,
+    "tf_mechanics101": _tf_mechanics101,
+    "scratch_two_layer": _scratch_two_layer,
 }
 
 

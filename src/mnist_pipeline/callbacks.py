@@ -1,0 +1,155 @@
+"""Lightning callbacks: throughput, provenance and RNG state in checkpoints, and the seed tutorials'
+training-time displays (status lines, full-split Precision@1, a probability logging hook).
+
+The display callbacks are configured under `callbacks:` (see conf/experiment/), each with `_target_`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from .classifier import eval_logits, predict
+
+log = logging.getLogger(__name__)
+
+
+class Throughput(Callback):
+    """Training images per second (optimizer steps only, no validation), logged each epoch."""
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.seconds = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seconds += time.perf_counter() - self._start
+        self.images += len(batch[1])
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.log("train_images_per_sec", self.images_per_sec)
+
+    @property
+    def images_per_sec(self) -> float:
+        return self.images / self.seconds if self.seconds else 0.0
+
+
+class Provenance(Callback):
+    """Stores the MLflow run id and the resolved config in every checkpoint, so the evaluate
+    stage logs to the same run and rebuilds the same model."""
+
+    def __init__(self, run_id: str, config: dict) -> None:
+        self.run_id, self.config = run_id, config
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        checkpoint["mlflow_run_id"] = self.run_id
+        checkpoint["config"] = self.config
+
+
+class RngState(Callback):
+    """Saves the global torch, numpy and random generator states with each checkpoint and restores
+    them on resume, so a resumed run draws the same shuffles as an uninterrupted one."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
+                "numpy_pos": int(np.random.get_state()[2]), "python": list(random.getstate()[1])}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"]))
+        random.setstate((3, tuple(state["python"]), None))
+
+
+def _due(trainer: pl.Trainer, every_n_steps: int) -> bool:
+    """True after optimizer step N, 2N, ... and after the last step (global_step counts from 1)."""
+    step = trainer.global_step
+    return step % every_n_steps == 0 or step == trainer.max_steps
+
+
+class StatusLine(Callback):
+    """A line every N steps in the seed's own words. Template fields: step (0-based, as the seeds
+    count), loss, step_seconds, elapsed, batch_acc (the batch's accuracy before the update, with
+    dropout off, as seed S0 measured it)."""
+
+    def __init__(self, every_n_steps: int, template: str) -> None:
+        self.every_n_steps, self.template = every_n_steps, template
+        self.lines: list[str] = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._step_started = time.perf_counter()
+        self._batch_acc = None
+        if trainer.global_step % self.every_n_steps == 0 and "batch_acc" in self.template:
+            images, labels = batch
+            logits = eval_logits(pl_module.model, images)
+            self._batch_acc = (logits.argmax(dim=1) == labels).float().mean().item()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step - 1
+        if step % self.every_n_steps:
+            return
+        now = time.perf_counter()
+        line = self.template.format(step=step, loss=float(outputs["loss"]), step_seconds=now - self._step_started,
+                                    elapsed=now - self._started, batch_acc=self._batch_acc)
+        self.lines.append(line)
+        log.info(line)
+
+
+class SplitAccuracy(Callback):
+    """Precision@1 (accuracy) on whole splits every N steps and after the last step, printed as
+    seed S1's do_eval() did and logged as full_<split>_acc."""
+
+    def __init__(self, every_n_steps: int, splits: list[str]) -> None:
+        self.every_n_steps, self.splits = every_n_steps, list(splits)
+        self.history: list[dict[str, float]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not _due(trainer, self.every_n_steps):
+            return
+        datamodule = trainer.datamodule
+        row = {"step": trainer.global_step}
+        for split in self.splits:
+            images, labels = datamodule.splits[split]
+            correct = int((predict(pl_module.model, images, datamodule.normalize).argmax(dim=1) == labels).sum())
+            log.info("%s Data Eval:\n  Num examples: %d  Num correct: %d  Precision @ 1: %0.04f",
+                     split.capitalize(), len(labels), correct, correct / len(labels))
+            row[f"full_{split}_acc"] = correct / len(labels)
+        self.history.append(row)
+        if trainer.logger:
+            trainer.logger.log_metrics({k: v for k, v in row.items() if k != "step"}, step=trainer.global_step)
+
+
+class BatchProbabilities(Callback):
+    """Seed S3's logging hook: softmax probabilities of a fixed batch (the first `size` validation
+    images) every N steps, to the log and, at the end, to an MLflow artifact."""
+
+    def __init__(self, every_n_steps: int, size: int = 8) -> None:
+        self.every_n_steps, self.size = every_n_steps, size
+        self.records: list[dict[str, Any]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % self.every_n_steps:
+            return
+        datamodule = trainer.datamodule
+        images = datamodule.splits["val"][0][: self.size]
+        probabilities = predict(pl_module.model, images, datamodule.normalize).softmax(dim=1)
+        rounded = [[round(p, 4) for p in row] for row in probabilities.tolist()]
+        self.records.append({"step": trainer.global_step, "probabilities": rounded})
+        log.info("step %d probabilities = %s", trainer.global_step, rounded)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        logger = trainer.logger
+        if logger is not None and hasattr(logger, "run_id"):
+            logger.experiment.log_text(logger.run_id, json.dumps(self.records), "batch_probabilities.json")
