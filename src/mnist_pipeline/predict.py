@@ -1,0 +1,79 @@
+"""Show what a trained model sees: logits, softmax probabilities, predicted and true label.
+
+    python -m mnist_pipeline.predict --index 0 1 2            test-set images by position
+    python -m mnist_pipeline.predict --image digit.png         image files (any size; grayscale)
+    python -m mnist_pipeline.predict --checkpoint multirun/.../models/best.ckpt --index 7
+
+The checkpoint (default models/best.ckpt) carries its own config: class names, input scaling and
+where its prepared test set lies. Image files are resized to 28x28; MNIST digits are light on a
+dark background, so pass --invert for dark ink on white paper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2.functional import resize
+
+from .classifier import predict
+from .config import run_stage
+from .evaluate import load_checkpoint
+from .prepare import load_prepared
+
+
+def read_images(paths: list[Path], invert: bool = False) -> torch.Tensor:
+    """Image files as uint8 [N, 28, 28] grayscale."""
+    images = []
+    for path in paths:
+        image = resize(decode_image(str(path), mode=ImageReadMode.GRAY), [28, 28], antialias=True)[0]
+        images.append(255 - image if invert else image)
+    return torch.stack(images)
+
+
+def predictions(checkpoint: Path, indices: list[int] | None = None, images: list[Path] | None = None,
+                invert: bool = False) -> list[dict]:
+    """One record per image: name, logits, probabilities, predicted class and (test images) true class."""
+    module, saved = load_checkpoint(checkpoint)
+    config = saved["config"]
+    classes, normalize = config["data"]["classes"], config["data"]["normalize"]
+    if images:
+        pixels, labels, names = read_images(images, invert), [None] * len(images), [str(p) for p in images]
+    else:
+        test_images, test_labels = load_prepared(Path(config["paths"]["prepared"]), "test")
+        chosen = torch.tensor(indices or [0])
+        pixels, labels = test_images[chosen], [classes[i] for i in test_labels[chosen].tolist()]
+        names = [f"test[{i}]" for i in chosen.tolist()]
+    logits = predict(module.model, pixels, normalize)
+    probabilities = logits.softmax(dim=1)
+    return [{"image": name, "logits": [round(v, 4) for v in row.tolist()],
+             "probabilities": [round(v, 4) for v in prob.tolist()],
+             "predicted": classes[int(prob.argmax())], "true": label}
+            for name, row, prob, label in zip(names, logits, probabilities, labels)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Predict digits with a trained checkpoint.")
+    parser.add_argument("--checkpoint", type=Path, default=Path("models/best.ckpt"))
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--index", type=int, nargs="+", help="positions in the prepared test set")
+    source.add_argument("--image", type=Path, nargs="+", help="image files")
+    parser.add_argument("--invert", action="store_true", help="dark digits on a light background")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = parser.parse_args()
+    records = predictions(args.checkpoint, args.index, args.image, args.invert)
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return
+    for record in records:
+        truth = f", true {record['true']}" if record["true"] is not None else ""
+        print(f"{record['image']}: predicted {record['predicted']}{truth}")
+        print(f"  logits        {record['logits']}")
+        print(f"  probabilities {record['probabilities']}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,52 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from torchvision.io import write_png
+
+from mnist_pipeline.download import download
+from mnist_pipeline.predict import predictions, read_images
+from mnist_pipeline.prepare import load_prepared, prepare
+from mnist_pipeline.train import train
+
+
+@pytest.fixture
+def trained(tiny_cfg):
+    cfg = tiny_cfg("trainer.max_epochs=3")
+    download(cfg)
+    prepare(cfg)
+    train(cfg)
+    return cfg, Path(cfg.paths.models) / "best.ckpt"
+
+
+def test_test_set_predictions_show_logits_probabilities_and_labels(trained):
+    cfg, checkpoint = trained
+    records = predictions(checkpoint, indices=[0, 1, 2, 3, 4, 5, 6, 7])
+    images, labels = load_prepared(cfg.paths.prepared, "test")
+    assert [r["true"] for r in records] == [str(label) for label in labels[:8].tolist()]
+    for record in records:
+        assert len(record["logits"]) == 10 and sum(record["probabilities"]) == pytest.approx(1, abs=1e-3)
+        assert record["predicted"] == str(max(range(10), key=lambda i: record["logits"][i]))
+    assert sum(r["predicted"] == r["true"] for r in records) >= 5  # a trained model, not noise
+
+
+def test_image_files_give_the_same_answer_as_the_tensor(trained, tmp_path):
+    cfg, checkpoint = trained
+    images, _ = load_prepared(cfg.paths.prepared, "test")
+    write_png(images[3].unsqueeze(0), str(tmp_path / "digit.png"))
+    inverted = tmp_path / "paper.png"
+    write_png((255 - images[3]).unsqueeze(0), str(inverted))
+    assert read_images([tmp_path / "digit.png"]).equal(images[3:4])
+    from_file = predictions(checkpoint, images=[tmp_path / "digit.png"])[0]
+    from_paper = predictions(checkpoint, images=[inverted], invert=True)[0]
+    from_tensor = predictions(checkpoint, indices=[3])[0]
+    assert from_file["logits"] == from_tensor["logits"] == from_paper["logits"]
+    assert from_file["true"] is None
+
+
+def test_command_line(trained):
+    _, checkpoint = trained
+    out = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(checkpoint),
+                          "--index", "0"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("test[0]: predicted ") and "probabilities [" in out
