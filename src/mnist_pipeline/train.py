@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -31,7 +33,7 @@ from .checkpointing import AtomicCheckpointIO
 from .classifier import Classifier
 from .config import to_plain, validate
 from .datamodule import MNISTDataModule
-from .summary import model_summary
+from .summary import count_parameters, model_summary
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,13 @@ def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
         job_dir = Path(HydraConfig.get().runtime.output_dir)
         return job_dir / "models", job_dir / "reports"
     return Path(cfg.paths.models), Path(cfg.paths.reports)
+
+
+def hardware(trainer: pl.Trainer) -> str:
+    device = trainer.strategy.root_device
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({os.cpu_count()} cores)"
 
 
 def train(cfg: DictConfig) -> float:
@@ -56,6 +65,7 @@ def train(cfg: DictConfig) -> float:
     logger = tracking.lightning_logger(cfg)
     logger.log_hyperparams(tracking.flatten(config))
     logger.experiment.log_dict(logger.run_id, config, "config.yaml")
+    logger.log_hyperparams({"num_params": count_parameters(module.model)})
     summary = model_summary(module.model)
     log.info("model summary\n%s", summary)
     logger.experiment.log_text(logger.run_id, summary, "model_summary.txt")
@@ -67,6 +77,7 @@ def train(cfg: DictConfig) -> float:
     trainer = pl.Trainer(**config["trainer"], logger=logger, default_root_dir=models_dir,
                          callbacks=[best, throughput, Provenance(logger.run_id, config), RngState(), *extra],
                          plugins=[AtomicCheckpointIO()])
+    logger.experiment.set_tag(logger.run_id, "hardware", hardware(trainer))
     with warnings.catch_warnings():
         # Batches are slices of in-memory tensors: worker processes would only add overhead.
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
