@@ -68,7 +68,7 @@ def test_dvc_repro_runs_everything_then_nothing(repo):
     assert run.data.tags["dvc_stage"] == "train" and run.data.tags["dataset"] == "tiny"
     assert run.data.metrics["test_acc"] == pytest.approx(metrics["test_acc"])  # evaluate logged to train's run
     assert len(client.get_metric_history(run.info.run_id, "val_acc")) == 2
-    version = client.get_model_version_by_alias("mnist-classifier", "champion")
+    version = client.get_model_version_by_alias("tiny-classifier", "champion")
     assert str(version.version) == "1" and version.run_id == run.info.run_id
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert "plots/confusion_matrix.png" in artifacts
