@@ -78,27 +78,35 @@ def compose_config(overrides: list[str] | None = None, config_dir: Path = ROOT /
         return compose("config", overrides=overrides or [])
 
 
-@pytest.fixture
-def tiny_cfg(tmp_path, tiny_mirror):
-    """The real composition of conf/ pointed at the tiny mirror, with outputs and the MLflow store
-    under tmp_path; returns a function taking extra overrides."""
-    mirror, sums = tiny_mirror
-    conf = tmp_path / "conf"
-    (conf / "data").mkdir(parents=True)
+def write_tiny_conf(folder: Path, mirror: Path, sums: dict[str, str]) -> Path:
+    """A copy of the real conf/ in `folder`, plus conf/data/tiny.yaml; returns the conf folder."""
+    conf = folder / "conf"
     for item in (ROOT / "conf").rglob("*.yaml"):
         target = conf / item.relative_to(ROOT / "conf")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(item.read_text())
     (conf / "data" / "tiny.yaml").write_text(tiny_data_yaml(mirror, sums))
+    return conf
+
+
+def tiny_overrides(folder: Path) -> list[str]:
+    """Overrides that put the tiny dataset, all outputs and the MLflow store under `folder`."""
+    return [
+        "data=tiny",
+        f"paths.raw={folder}/data/raw", f"paths.prepared={folder}/data/prepared",
+        f"paths.models={folder}/models", f"paths.reports={folder}/reports",
+        f"tracking.tracking_uri=sqlite:///{folder}/mlflow.db",
+    ]
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path, tiny_mirror):
+    """The real composition of conf/ pointed at the tiny mirror, with outputs and the MLflow store
+    under tmp_path; returns a function taking extra overrides."""
+    conf = write_tiny_conf(tmp_path, *tiny_mirror)
 
     def make(*overrides: str):
-        return compose_config([
-            "data=tiny",
-            f"paths.raw={tmp_path}/data/raw", f"paths.prepared={tmp_path}/data/prepared",
-            f"paths.models={tmp_path}/models", f"paths.reports={tmp_path}/reports",
-            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
-            "trainer.max_epochs=2", *overrides,
-        ], config_dir=conf)
+        return compose_config([*tiny_overrides(tmp_path), "trainer.max_epochs=2", *overrides], config_dir=conf)
 
     return make
 
