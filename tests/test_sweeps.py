@@ -4,8 +4,12 @@ parent run; the compare command; the MLflow UI showing the sweep, in a real (hea
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -23,6 +27,9 @@ from mnist_pipeline.prepare import prepare
 
 JOBS, PARALLEL = 8, 2
 EXPERIMENT = "sweeps"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser download is not reachable
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def run_sweep(folder: Path, *overrides: str) -> subprocess.CompletedProcess:
@@ -165,3 +172,72 @@ def test_a_sweep_that_cannot_work_stops_before_any_job(tmp_path):
     # SystemExit, since Hydra turns a callback's exceptions into warnings and carries on.
     with pytest.raises(SystemExit, match="hydra.sweeper.storage must be null"):
         sweep_tracking.SweepParentRun().on_multirun_start(config)
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(optuna_sweep):
+    """`mlflow server` on the sweep's store, on a free local port; yields its URL."""
+    _, uri = optuna_sweep
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mlflow server did not start: {server.stderr.read().decode()[-3000:]}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server and the workers it started
+        server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+def test_mlflow_ui_shows_the_sweep_nested_under_its_parent(optuna_sweep, mlflow_ui, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    _, uri = optuna_sweep
+    client = client_for(uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    parent = client.get_run(sweep_tracking.latest_sweep(EXPERIMENT))
+    children = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert len(children) == JOBS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 2400, "height": 1200})
+            page.goto(f"{mlflow_ui}/#/experiments/{experiment}/runs")
+            parent_row = page.locator("[role=row]", has_text=parent.info.run_name)
+            parent_row.wait_for(timeout=60_000)
+            assert page.get_by_text("job-0", exact=True).count() == 0  # children start folded under the parent
+            parent_row.locator('[col-id="attributes.`Run Name`"] button').click()  # unfold
+            page.get_by_text(f"job-{JOBS - 1}", exact=True).wait_for(timeout=10_000)
+            # Show the metric and a swept param as columns, as a user would through "Columns".
+            page.get_by_role("button", name="Columns", exact=True).click()
+            chooser = page.get_by_role("dialog")
+            for column in ("best_val_acc", "optimizer.lr"):
+                chooser.get_by_text(column, exact=True).click()
+            page.keyboard.press("Escape")
+            page.screenshot(path=str(tmp_path / "mlflow_ui_sweep.png"))
+
+            for run in [parent, *children]:
+                row = f'[role=row][row-id="{run.info.run_id}"]'
+                assert page.locator(f"{row} >> text={run.info.run_name}").count() == 1, run.info.run_name
+                shown = page.locator(f'{row} [col-id="metrics.`best_val_acc`"]').inner_text()
+                assert float(shown) == pytest.approx(run.data.metrics["best_val_acc"]), run.info.run_name
+            for run in children:
+                shown = page.locator(f'[role=row][row-id="{run.info.run_id}"] [col-id="params.`optimizer.lr`"]')
+                assert shown.inner_text() == run.data.params["optimizer.lr"], run.info.run_name
+        finally:
+            browser.close()
