@@ -19,6 +19,7 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
 from . import comparison, tracking
@@ -150,7 +151,7 @@ def select_runs(experiment_name: str | None = None, sweep: str | None = None,
         client = MlflowClient()
         try:
             client.get_run(sweep)
-        except mlflow.exceptions.MlflowException:
+        except MlflowException:
             raise PipelineError(f"no run {sweep!r} in the store {mlflow.get_tracking_uri()}") from None
         runs = child_runs(sweep)
         if runs.empty:
