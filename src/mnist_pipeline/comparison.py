@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .errors import PipelineError  # noqa: E402
 
@@ -60,11 +61,12 @@ def val_acc_png(curves: dict[str, list[float]], labels: dict[str, str], path: Pa
         if values:
             ax.plot(range(1, len(values) + 1), values, marker="o", label=labels.get(run_id, run_id))
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("val_acc")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if curves:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot, never over a line
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
