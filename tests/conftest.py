@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
+from mlflow import MlflowClient
 
 from mnist_pipeline.mirror_mnist_5k import mnist_5k_digits
 from mnist_pipeline.prepare import IMAGES_MAGIC, LABELS_MAGIC, write_idx
@@ -59,29 +61,45 @@ def compose_config(overrides: list[str] | None = None, config_dir: Path = ROOT /
         return compose("config", overrides=overrides or [])
 
 
-@pytest.fixture
-def tiny_cfg(tmp_path, tiny_mirror):
-    """The real composition of conf/ pointed at the tiny mirror, with outputs and the MLflow store
-    under tmp_path; returns a function taking extra overrides."""
-    mirror, sums = tiny_mirror
-    conf = tmp_path / "conf"
-    (conf / "data").mkdir(parents=True)
+def write_tiny_conf(folder: Path, mirror: Path, sums: dict[str, str]) -> Path:
+    """A copy of the real conf/ in `folder`, plus conf/data/tiny.yaml; returns the conf folder."""
+    conf = folder / "conf"
     for item in (ROOT / "conf").rglob("*.yaml"):
         target = conf / item.relative_to(ROOT / "conf")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(item.read_text())
     (conf / "data" / "tiny.yaml").write_text(tiny_data_yaml(mirror, sums))
+    return conf
+
+
+def tiny_overrides(folder: Path) -> list[str]:
+    """Overrides that put the tiny dataset, all outputs and the MLflow store under `folder`."""
+    return [
+        "data=tiny",
+        f"paths.raw={folder}/data/raw", f"paths.prepared={folder}/data/prepared",
+        f"paths.models={folder}/models", f"paths.reports={folder}/reports",
+        f"tracking.tracking_uri=sqlite:///{folder}/mlflow.db",
+    ]
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path, tiny_mirror):
+    """The real composition of conf/ pointed at the tiny mirror, with outputs and the MLflow store
+    under tmp_path; returns a function taking extra overrides."""
+    conf = write_tiny_conf(tmp_path, *tiny_mirror)
 
     def make(*overrides: str):
-        return compose_config([
-            "data=tiny",
-            f"paths.raw={tmp_path}/data/raw", f"paths.prepared={tmp_path}/data/prepared",
-            f"paths.models={tmp_path}/models", f"paths.reports={tmp_path}/reports",
-            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
-            "trainer.max_epochs=2", *overrides,
-        ], config_dir=conf)
+        return compose_config([*tiny_overrides(tmp_path), "trainer.max_epochs=2", *overrides], config_dir=conf)
 
     return make
+
+
+def mlflow_client(uri: str) -> MlflowClient:
+    """A client on this store, with mlflow's process-wide tracking and registry URIs pointed at it too
+    (tests share one process, so a URI left by an earlier test must never leak into a later one)."""
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @pytest.fixture(autouse=True)

@@ -8,13 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from conftest import FILES, ROOT, tiny_data_yaml
+from conftest import FILES, ROOT, mlflow_client, tiny_data_yaml
 
 PROJECT_FILES = ["conf", "src", "dvc.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 
@@ -47,8 +47,7 @@ def repo(tmp_path_factory, tiny_mirror) -> Path:
 
 
 def store(repo: Path) -> MlflowClient:
-    mlflow.set_tracking_uri(f"sqlite:///{repo}/mlflow.db")
-    return MlflowClient()
+    return mlflow_client(f"sqlite:///{repo}/mlflow.db")
 
 
 def test_dvc_repro_runs_everything_then_nothing(repo):
@@ -92,6 +91,44 @@ def test_dvc_exp_run_in_temp_copy_logs_to_root_store(repo):
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))  # nothing logged inside the copy
     shown = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
     assert "higher-lr" in json.dumps(shown)
+
+
+def test_queued_experiment_logs_to_root_store(repo):
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "pipeline outputs", check=False)
+    sh(repo, "dvc", "exp", "run", "--queue", "-n", "queued-lr",
+       "-S", "data=tiny", "-S", "trainer.max_epochs=1", "-S", "optimizer.lr=1e-3")
+    try:
+        sh(repo, "dvc", "queue", "start")
+        status = wait_for_queue(repo, "queued-lr")
+    finally:
+        sh(repo, "dvc", "queue", "stop", check=False)  # leave no worker behind
+    assert "Success" in status, status + sh(repo, "dvc", "queue", "logs", "queued-lr", check=False).stdout[-3000:]
+
+    client = store(repo)
+    runs = client.search_runs([client.get_experiment_by_name("mnist").experiment_id],
+                              filter_string="tags.dvc_exp_name = 'queued-lr'")
+    assert len(runs) == 1 and runs[0].data.params["optimizer.lr"] == "0.001"
+    assert runs[0].info.status == "FINISHED" and "test_acc" in runs[0].data.metrics
+    assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))  # nothing logged inside the copy
+    [shown] = [exp for row in json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+               for exp in row.get("experiments") or [] if exp.get("name") == "queued-lr"]
+    data = shown["revs"][0]["data"]
+    assert data["params"]["params.yaml"]["data"]["optimizer"]["lr"] == 0.001
+    test_acc = data["metrics"]["reports/metrics.json"]["data"]["test_acc"]
+    assert test_acc == pytest.approx(runs[0].data.metrics["test_acc"])
+
+
+def wait_for_queue(repo: Path, name: str, timeout: float = 300) -> str:
+    """`dvc queue status` once the task `name` has finished (there is no `dvc queue wait`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sh(repo, "dvc", "queue", "status").stdout
+        line = next((row for row in status.splitlines() if name in row), "")
+        if any(word in line for word in ("Success", "Failed")):
+            return status
+        time.sleep(1)
+    pytest.fail(f"queued experiment {name} did not finish in {timeout} s:\n{status}")
 
 
 def test_corrupt_mirror_file_is_caught_before_training(repo, tiny_mirror, tmp_path):

@@ -1,6 +1,6 @@
 import mlflow
 
-from conftest import ROOT
+from conftest import ROOT, mlflow_client
 from mnist_pipeline.reproduction import latest_runs, recipes, reported_figures, table
 
 
@@ -15,7 +15,7 @@ def log_run(recipe: str, dataset: str, test_acc: float, normalize: str = "True",
 
 
 def test_table_shows_newest_run_per_recipe_dataset_and_scaling(tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow_client(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.set_experiment("mnist")
     log_run("deep_mnist", "fashion_mnist", 0.80)
     log_run("deep_mnist", "fashion_mnist", 0.91)  # newer: this one is shown

@@ -1,9 +1,8 @@
 from pathlib import Path
 
 import mlflow
-from mlflow import MlflowClient
 
-from conftest import compose_config
+from conftest import compose_config, mlflow_client
 from mnist_pipeline import tracking
 from mnist_pipeline.project import project_root
 
@@ -35,8 +34,7 @@ def test_artifacts_live_beside_the_sqlite_store(tmp_path):
 
 
 def test_champion_moves_only_to_better_versions_above_the_minimum(tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/registry.db")
-    client = MlflowClient()
+    client = mlflow_client(f"sqlite:///{tmp_path}/registry.db")
     client.create_registered_model("m")
 
     def new_version():

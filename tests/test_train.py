@@ -57,10 +57,20 @@ def test_multirun_sweep_gives_one_mlflow_run_per_job(tiny_cfg, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     cfg.tracking.experiment_name = "sweep"
     experiment = tracking.setup(cfg)
-    runs = MlflowClient().search_runs([experiment])
+    all_runs = MlflowClient().search_runs([experiment])
+    [parent] = [r for r in all_runs if r.data.tags.get("sweep_role") == "parent"]
+    runs = [r for r in all_runs if r is not parent]
     assert sorted(r.data.tags["model"] for r in runs) == ["DeepCNN", "SmallCNN"]
     assert sorted(r.data.tags["hydra_job_num"] for r in runs) == ["0", "1"]
-    assert all(r.info.status == "FINISHED" for r in runs)
+    assert all(r.info.status == "FINISHED" for r in all_runs)
+    # Both jobs are nested under the sweep's parent run, which names the better one.
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in runs)
+    assert sorted(r.info.run_name for r in runs) == ["job-0", "job-1"]
+    best = max(runs, key=lambda r: r.data.metrics["best_val_acc"])
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    assert parent.data.params["best.model._target_"] == best.data.params["model._target_"]
+    assert parent.data.params["sweep.sweeper._target_"].endswith("BasicSweeper")
+    assert parent.data.params["sweep.overrides"].startswith("model=small_cnn,deep_cnn")
     for job in ("0", "1"):  # each job keeps its own checkpoints, none in the pipeline's models/
         assert (tmp_path / "multirun" / job / "models" / "best.ckpt").exists()
     assert not Path(cfg.paths.models).exists()

@@ -18,6 +18,10 @@ from .project import git_commit, project_root
 
 CHAMPION = "champion"
 _SQLITE = "sqlite:///"
+# Set by the sweep's parent process (see sweep_tracking) before any job starts; local launchers'
+# worker processes (joblib's loky workers too) inherit it.
+SWEEP_PARENT_ENV = "MNIST_PIPELINE_SWEEP_PARENT_RUN_ID"
+PARENT_RUN_TAG = "mlflow.parentRunId"  # what the MLflow UI nests child runs by
 
 
 def tracking_uri(cfg: DictConfig) -> str:
@@ -31,13 +35,19 @@ def tracking_uri(cfg: DictConfig) -> str:
     return uri
 
 
+def connect(cfg: DictConfig) -> str:
+    """Point mlflow (tracking and registry) at the store; returns its URI."""
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
 def setup(cfg: DictConfig) -> str:
     """Point mlflow at the store and make sure the experiment exists; returns its id.
 
     With a SQLite store, a new experiment keeps its artifacts in mlruns/ beside the database."""
-    uri = tracking_uri(cfg)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    uri = connect(cfg)
     name = cfg.tracking.experiment_name
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
@@ -57,15 +67,18 @@ def dataset_digest(cfg: DictConfig) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def run_tags(cfg: DictConfig) -> dict[str, str]:
-    """Where a run came from: code version, data, and the DVC stage or Hydra sweep job."""
-    tags = {
+def source_tags(cfg: DictConfig) -> dict[str, str]:
+    """Code version and data of a run (or a sweep)."""
+    return {
         "git_commit": git_commit(project_root()) or "unknown",
         "dataset": cfg.data.name,
         "dataset_sha256": dataset_digest(cfg),
-        "model": cfg.model._target_.rsplit(".", 1)[-1],
-        "recipe": cfg.recipe,
     }
+
+
+def run_tags(cfg: DictConfig) -> dict[str, str]:
+    """Where a run came from: code version, data, and the DVC stage or Hydra sweep job."""
+    tags = {**source_tags(cfg), "model": cfg.model._target_.rsplit(".", 1)[-1], "recipe": cfg.recipe}
     for env, tag in (("DVC_STAGE", "dvc_stage"), ("DVC_EXP_NAME", "dvc_exp_name")):
         if os.environ.get(env):
             tags[tag] = os.environ[env]
@@ -82,14 +95,20 @@ def _hydra_job_tags() -> dict[str, str]:
     hydra = HydraConfig.get()
     if hydra.mode != RunMode.MULTIRUN:
         return {}
-    return {"hydra_sweep_dir": str(Path(hydra.sweep.dir).resolve()), "hydra_job_num": str(hydra.job.num),
+    tags = {"hydra_sweep_dir": str(Path(hydra.sweep.dir).resolve()), "hydra_job_num": str(hydra.job.num),
             "hydra_overrides": " ".join(hydra.overrides.task)}
+    if os.environ.get(SWEEP_PARENT_ENV):
+        tags[PARENT_RUN_TAG] = os.environ[SWEEP_PARENT_ENV]
+    return tags
 
 
 def lightning_logger(cfg: DictConfig, run_name: str | None = None) -> MLFlowLogger:
     setup(cfg)
+    tags = run_tags(cfg)
+    if run_name is None and "hydra_job_num" in tags:
+        run_name = f"job-{tags['hydra_job_num']}"  # as listed nested under the sweep's parent run
     return MLFlowLogger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
-                        run_name=run_name, tags=run_tags(cfg), log_model=False)
+                        run_name=run_name, tags=tags, log_model=False)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

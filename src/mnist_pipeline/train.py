@@ -94,6 +94,8 @@ def train(cfg: DictConfig) -> float:
         "fit_seconds": round(wall, 2),
     }
     logger.log_metrics({"best_val_acc": metrics["best_val_acc"], "fit_seconds": wall})
+    # Lets a sweep's parent run point at its best job's model.
+    logger.experiment.set_tag(logger.run_id, "best_checkpoint", str(Path(best.best_model_path).resolve()))
     write_text(reports_dir / "train_metrics.json", json.dumps(metrics, indent=2) + "\n")
     log.info("train: %s (MLflow run %s)", metrics, logger.run_id)
     return metrics["best_val_acc"]

@@ -1,0 +1,84 @@
+"""Tables and plots that compare runs, from the DataFrame `mlflow.search_runs` returns
+(columns run_id, status, params.*, metrics.*, tags.*). No MLflow calls here: see sweep_tracking."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from .errors import PipelineError  # noqa: E402
+
+RUN_NAME = "tags.mlflow.runName"
+# Per-class test metrics (test_precision_3, ...) would swamp the table; metrics.json keeps them.
+_PER_CLASS = re.compile(r"^metrics\.test_(precision|recall|f1)_")
+FILES = ("comparison.csv", "comparison.md", "val_acc.png")
+
+
+def varying_params(runs: pd.DataFrame) -> list[str]:
+    """The params columns whose value differs between runs (what a sweep changed), sorted."""
+    columns = {c for c in runs.columns if c.startswith("params.")}
+    # Lightning logs the module's hyperparameters again as model/dropout; keep model.dropout.
+    columns = {c for c in columns if c.replace("/", ".") == c or c.replace("/", ".") not in columns}
+    return sorted(c for c in columns if runs[c].astype(str).nunique(dropna=False) > 1)
+
+
+def lower_is_better(metric: str) -> bool:
+    return "loss" in metric
+
+
+def table(runs: pd.DataFrame, metric: str, params: list[str] | None = None) -> pd.DataFrame:
+    """One row per run, best first by `metric` (lowest first for losses): run id and name, status,
+    the params that vary (or `params`), then the metrics, `metric` first. Column names lose their
+    params./metrics. prefix."""
+    column = f"metrics.{metric}"
+    if column not in runs.columns:
+        known = sorted(c.removeprefix("metrics.") for c in runs.columns if c.startswith("metrics."))
+        raise PipelineError(f"metric {metric!r} was not logged by any of these runs; they have: {', '.join(known)}")
+    param_columns = [f"params.{p}" for p in params] if params else varying_params(runs)
+    missing = [c for c in param_columns if c not in runs.columns]
+    if missing:
+        raise PipelineError(f"no run has param(s) {', '.join(c.removeprefix('params.') for c in missing)}")
+    metrics = sorted(c for c in runs.columns if c.startswith("metrics.") and not _PER_CLASS.match(c) and c != column)
+    names = runs[RUN_NAME] if RUN_NAME in runs.columns else pd.Series("", index=runs.index)
+    result = pd.concat([runs[["run_id"]], names.rename("run_name"), runs[["status"]],
+                        runs[param_columns], runs[[column, *metrics]]], axis=1)
+    result = result.sort_values(column, ascending=lower_is_better(metric), na_position="last", kind="stable")
+    result.columns = [c.split(".", 1)[1] if c.startswith(("params.", "metrics.")) else c for c in result.columns]
+    return result.reset_index(drop=True)
+
+
+def val_acc_png(curves: dict[str, list[float]], labels: dict[str, str], path: Path, title: str) -> None:
+    """Validation accuracy per epoch, one line per run (curves: run id -> values in epoch order)."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for run_id, values in curves.items():
+        if values:
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=labels.get(run_id, run_id))
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("val_acc")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot, never over a line
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write(rows: pd.DataFrame, curves: dict[str, list[float]], folder: Path, title: str) -> list[Path]:
+    """comparison.csv, comparison.md and val_acc.png in `folder`; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path, png_path = (folder / name for name in FILES)
+    rows.to_csv(csv_path, index=False)
+    md_path.write_text(f"# {title}\n\n{rows.to_markdown(index=False, floatfmt='.4f')}\n")
+    labels = {row.run_id: f"{row.run_name} ({row.run_id[:8]})" for row in rows.itertuples()}
+    val_acc_png({run_id: curves.get(run_id, []) for run_id in rows.run_id}, labels, png_path, title)
+    return [csv_path, md_path, png_path]
