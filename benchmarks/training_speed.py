@@ -19,7 +19,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import functional as F
 
-from mnist_pipeline.callbacks import BatchProbabilities, Throughput
+from mnist_pipeline.callbacks import BatchProbabilities
 from mnist_pipeline.classifier import Classifier
 from mnist_pipeline.datamodule import MNISTDataModule, batch_loader
 
@@ -57,12 +57,12 @@ def images_per_sec(images, labels, steps: int, hook: bool) -> float:
     pl.seed_everything(0)
     module = Classifier(model={"_target_": "mnist_pipeline.models.DeepCNN", "dropout": 0.4},
                         optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.001})
-    throughput = Throughput()
-    callbacks = [throughput] + ([BatchProbabilities(every_n_steps=50)] if hook else [])
+    callbacks = [BatchProbabilities(every_n_steps=50)] if hook else []
     trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, limit_val_batches=0,
                          enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)
+    started = time.perf_counter()  # wall time of the whole fit, so the hook's own cost is counted
     trainer.fit(module, datamodule=InMemory(images, labels, 100))
-    return throughput.images_per_sec
+    return steps * 100 / (time.perf_counter() - started)
 
 
 def main() -> None:
