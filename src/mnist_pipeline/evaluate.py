@@ -41,9 +41,6 @@ from .prepare import load_prepared
 
 log = logging.getLogger(__name__)
 CURVES = ("train_loss", "val_loss", "train_acc", "val_acc")
-# torch.export pins the logged model's weights to the CPU; without this, MLflow's pyfunc loader picks
-# CUDA whenever a GPU is present and refuses to load the model there.
-PYFUNC_CONFIG = {"device": "cpu"}
 
 
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> dict:
@@ -155,7 +152,9 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
 
 def registry_accuracy(model_uri: str, images: torch.Tensor, labels: torch.Tensor, normalize: bool) -> float:
     """Test accuracy of the model as a user loads it back from the registry (pyfunc, numpy in and out)."""
-    model = mlflow.pyfunc.load_model(model_uri, model_config=PYFUNC_CONFIG)
+    # The logged (torch.export) model's weights are pinned to the CPU; without this, MLflow's loader
+    # picks CUDA whenever a GPU is present and refuses to load it.
+    model = mlflow.pyfunc.load_model(model_uri, model_config={"device": "cpu"})
     logits = np.concatenate([model.predict(to_model_input(chunk, normalize).numpy()) for chunk in images.split(1000)])
     return float((logits.argmax(axis=1) == labels.numpy()).mean())
 
