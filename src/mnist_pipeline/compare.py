@@ -17,8 +17,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from . import comparison, sweep_tracking, tracking
-from .config import load_params, run_stage
+from .core.cli import run_stage
+from .core.config import load_params
+from .reports import run_table
+from .tracking import queries, store
+from .tracking.sweeps import BEST_METRIC
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     which.add_argument("--sweep", metavar="PARENT_RUN_ID", help="a sweep's parent run id, or 'latest'")
     which.add_argument("--runs", nargs="+", metavar="RUN_ID", help="run ids")
     parser.add_argument("--experiment", help="experiment name (default: tracking.experiment_name)")
-    parser.add_argument("--metric", default=sweep_tracking.BEST_METRIC,
+    parser.add_argument("--metric", default=BEST_METRIC,
                         help="sort by this metric, highest first, or lowest first for a loss (default: %(default)s)")
     parser.add_argument("--params", nargs="+", help="param columns to show (default: those that differ between runs)")
     parser.add_argument("--out", type=Path, default=Path("reports/compare"),
@@ -45,16 +48,16 @@ def compare(args: argparse.Namespace):
         cfg = load_params()
         cfg.tracking.tracking_uri = args.tracking_uri or cfg.tracking.tracking_uri
         cfg.tracking.experiment_name = args.experiment or cfg.tracking.experiment_name
-    tracking.connect(cfg)
-    sweep = sweep_tracking.latest_sweep(cfg.tracking.experiment_name) if args.sweep == "latest" else args.sweep
-    runs = sweep_tracking.select_runs(cfg.tracking.experiment_name, sweep=sweep, run_ids=args.runs)
-    rows = comparison.table(runs, args.metric, args.params)
+    store.connect(cfg)
+    sweep = queries.latest_sweep(cfg.tracking.experiment_name) if args.sweep == "latest" else args.sweep
+    runs = queries.select_runs(cfg.tracking.experiment_name, sweep=sweep, run_ids=args.runs)
+    rows = run_table.table(runs, args.metric, args.params)
     title = f"Sweep {sweep[:8]}" if sweep else f"{len(rows)} runs of {cfg.tracking.experiment_name}"
-    files = comparison.write(rows, sweep_tracking.val_acc_curves(rows.run_id), args.out, title)
+    files = run_table.write(rows, queries.val_acc_curves(rows.run_id), args.out, title)
     print(rows.to_markdown(index=False, floatfmt=".4f"))
     print("wrote " + ", ".join(str(path) for path in files))
     if sweep:
-        sweep_tracking.log_comparison(sweep, args.out)
+        queries.log_comparison(sweep, args.out)
         print(f"logged them to the sweep's parent run {sweep} under comparison/")
     return rows
 

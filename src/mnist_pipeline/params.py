@@ -18,8 +18,8 @@ from pathlib import Path
 from dvc.utils.hydra import compose_and_dump
 from omegaconf import OmegaConf
 
-from .config import PARAMS_FILE
-from .project import project_root
+from .core.config import PARAMS_FILE
+from .core.project import project_root
 
 
 def compose(output: Path, overrides: list[str], root: Path) -> None:

@@ -19,10 +19,10 @@ import torch
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2.functional import resize
 
-from .classifier import predict
-from .config import run_stage
-from .evaluate import load_checkpoint
-from .prepare import load_prepared
+from .core.cli import run_stage
+from .data.prepared import load_prepared
+from .training.checkpoints import load_checkpoint
+from .training.inference import batched_logits
 
 
 def read_images(paths: list[Path], invert: bool = False) -> torch.Tensor:
@@ -47,7 +47,7 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
         chosen = torch.tensor(indices or [0])
         pixels, labels = test_images[chosen], [classes[i] for i in test_labels[chosen].tolist()]
         names = [f"test[{i}]" for i in chosen.tolist()]
-    logits = predict(module.model, pixels, normalize)
+    logits = batched_logits(module.model, pixels, normalize)
     probabilities = logits.softmax(dim=1)
     return [{"image": name, "logits": [round(v, 4) for v in row.tolist()],
              "probabilities": [round(v, 4) for v in prob.tolist()],

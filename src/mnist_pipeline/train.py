@@ -12,28 +12,26 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import warnings
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from . import tracking
-from .atomic import write_text
-from .callbacks import Provenance, RngState, Throughput
-from .checkpointing import AtomicCheckpointIO
-from .classifier import Classifier
-from .config import to_plain, validate
-from .datamodule import MNISTDataModule
-from .summary import count_parameters, model_summary
+from .core.atomic import write_text
+from .core.config import to_plain, validate
+from .data.datamodule import MNISTDataModule
+from .tracking import runs
+from .training.callbacks import Provenance, RngState, Throughput
+from .training.checkpoints import AtomicCheckpointIO
+from .training.classifier import Classifier
+from .training.summary import count_parameters, hardware, model_summary
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +44,6 @@ def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
     return Path(cfg.paths.models), Path(cfg.paths.reports)
 
 
-def hardware(trainer: pl.Trainer) -> str:
-    device = trainer.strategy.root_device
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({os.cpu_count()} cores)"
-
-
 def train(cfg: DictConfig) -> float:
     validate(cfg)
     pl.seed_everything(cfg.seed, workers=True)
@@ -62,8 +53,8 @@ def train(cfg: DictConfig) -> float:
     datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize,
                                  cfg.data.sample_with_replacement, seed=cfg.seed)
     module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
-    logger = tracking.lightning_logger(cfg)
-    logger.log_hyperparams(tracking.flatten(config))
+    logger = runs.lightning_logger(cfg)
+    logger.log_hyperparams(runs.flatten(config))
     logger.experiment.log_dict(logger.run_id, config, "config.yaml")
     logger.log_hyperparams({"num_params": count_parameters(module.model)})
     summary = model_summary(module.model)

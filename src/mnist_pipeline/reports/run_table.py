@@ -1,5 +1,5 @@
 """Tables and plots that compare runs, from the DataFrame `mlflow.search_runs` returns
-(columns run_id, status, params.*, metrics.*, tags.*). No MLflow calls here: see sweep_tracking."""
+(columns run_id, status, params.*, metrics.*, tags.*). No MLflow calls here: see tracking.queries."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .errors import PipelineError  # noqa: E402
+from ..core.errors import PipelineError  # noqa: E402
 
 RUN_NAME = "tags.mlflow.runName"
 # Per-class test metrics (test_precision_3, ...) would swamp the table; metrics.json keeps them.

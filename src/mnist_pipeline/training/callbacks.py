@@ -17,7 +17,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from .classifier import eval_logits, predict
+from .inference import batched_logits, eval_logits
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class SplitAccuracy(Callback):
         row = {"step": trainer.global_step}
         for split in self.splits:
             images, labels = datamodule.splits[split]
-            correct = int((predict(pl_module.model, images, datamodule.normalize).argmax(dim=1) == labels).sum())
+            correct = int((batched_logits(pl_module.model, images, datamodule.normalize).argmax(dim=1) == labels).sum())
             log.info("%s Data Eval:\n  Num examples: %d  Num correct: %d  Precision @ 1: %0.04f",
                      split.capitalize(), len(labels), correct, correct / len(labels))
             row[f"full_{split}_acc"] = correct / len(labels)
@@ -144,7 +144,7 @@ class BatchProbabilities(Callback):
             return
         datamodule = trainer.datamodule
         images = datamodule.splits["val"][0][: self.size]
-        probabilities = predict(pl_module.model, images, datamodule.normalize).softmax(dim=1)
+        probabilities = batched_logits(pl_module.model, images, datamodule.normalize).softmax(dim=1)
         rounded = [[round(p, 4) for p in row] for row in probabilities.tolist()]
         self.records.append({"step": trainer.global_step, "probabilities": rounded})
         log.info("step %d probabilities = %s", trainer.global_step, rounded)

@@ -14,14 +14,8 @@ from torch.utils.data import SequentialSampler, TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import BatchSampler, RandomSampler
 
-from .prepare import load_prepared
-
-
-def to_model_input(images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-    """uint8 [N, 28, 28] -> float [N, 1, 28, 28], scaled to [0, 1] unless normalize is false
-    (seed S4's bug: raw 0-255 pixels)."""
-    x = images.unsqueeze(1).float()
-    return x / 255.0 if normalize else x
+from .inputs import to_model_input
+from .prepared import load_prepared
 
 
 class TensorBatches(TensorDataset):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import re
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .errors import ConfigError, PipelineError
+from .errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
 FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -87,13 +84,3 @@ def _check_target(cfg: DictConfig, key: str, source: str) -> None:
         get_object(target)
     except Exception as err:  # hydra raises ImportError or ValueError variants
         raise ConfigError(f"{source}: '{key}' names {target!r}, which cannot be imported ({err})") from None
-
-
-def run_stage(stage: Callable[[], Any]) -> None:
-    """Entry point wrapper: expected failures print one clear line and exit 1."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        stage()
-    except PipelineError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)

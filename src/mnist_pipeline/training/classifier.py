@@ -10,8 +10,6 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from torchmetrics.classification import MulticlassAccuracy
 
-from .datamodule import to_model_input
-
 
 class Classifier(pl.LightningModule):
     """Wraps the nn.Module built from `model` (a config dict with `_target_`).
@@ -47,19 +45,3 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return instantiate(self.hparams.optimizer)(self.parameters())
-
-
-def eval_logits(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """Logits with dropout off and no gradients; the model's train/eval mode is left as it was."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            return model(inputs)
-    finally:
-        model.train(was_training)
-
-
-def predict(model: torch.nn.Module, images: torch.Tensor, normalize: bool, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for uint8 images [N, 28, 28], batch by batch."""
-    return torch.cat([eval_logits(model, to_model_input(chunk, normalize)) for chunk in images.split(batch_size)])

@@ -14,19 +14,18 @@ import os
 import time
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from hydra.experimental.callback import Callback
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
-from . import comparison, tracking
-from .config import to_plain
-from .errors import ConfigError, PipelineError
+from ..core.config import to_plain
+from ..core.errors import ConfigError
+from ..reports import run_table
+from . import runs, store
+from .queries import SWEEP_ROLE_TAG, child_runs, log_comparison, val_acc_curves
 
-SWEEP_ROLE_TAG = "sweep_role"  # "parent" on a sweep's parent run
 BEST_METRIC = "best_val_acc"  # what the train entry point returns, and sweepers maximise
 _NOTE = "mlflow.note.content"  # the run description shown in the MLflow UI
 
@@ -51,21 +50,16 @@ def start_parent_run(config: DictConfig) -> str:
     """Create the store, the experiment and the sweep's parent run, recording the sweep's definition."""
     definition = sweep_definition(config)
     check_sweeper(definition)
-    experiment_id = tracking.setup(config)
+    experiment_id = store.setup(config)
     name = "sweep " + "/".join(Path(definition["sweep_dir"]).parts[-2:])
-    tags = {**tracking.source_tags(config), SWEEP_ROLE_TAG: "parent", "hydra_sweep_dir": definition["sweep_dir"]}
+    tags = {**runs.source_tags(config), SWEEP_ROLE_TAG: "parent", "hydra_sweep_dir": definition["sweep_dir"]}
     client = MlflowClient()
     run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
-    params = tracking.flatten({"sweeper": definition["sweeper"], "launcher": definition["launcher"]}, "sweep.")
+    params = runs.flatten({"sweeper": definition["sweeper"], "launcher": definition["launcher"]}, "sweep.")
     params["sweep.overrides"] = " ".join(definition["overrides"])
     client.log_batch(run_id, params=[Param(key, str(value)) for key, value in params.items()])
     client.log_dict(run_id, definition, "sweep.yaml")
     return run_id
-
-
-def child_runs(parent_run_id: str) -> pd.DataFrame:
-    return mlflow.search_runs(search_all_experiments=True,
-                              filter_string=f"tags.`{tracking.PARENT_RUN_TAG}` = '{parent_run_id}'")
 
 
 def best_run(children: pd.DataFrame, metric: str = BEST_METRIC) -> pd.Series | None:
@@ -88,18 +82,18 @@ def finish_parent_run(parent_run_id: str, comparison_dir: Path) -> pd.Series | N
         client.set_tag(parent_run_id, _NOTE, f"No job finished ({len(children)} jobs).")
         client.set_terminated(parent_run_id, "FAILED")
         return None
-    varied = comparison.varying_params(children)
+    varied = run_table.varying_params(children)
     params = [Param(f"best.{column.removeprefix('params.')}", str(best[column])) for column in varied]
     checkpoint = best.get("tags.best_checkpoint", "")
-    note = (f"Best of {len(children)} jobs: run `{best.run_id}` ({best.get(comparison.RUN_NAME, '')}), "
+    note = (f"Best of {len(children)} jobs: run `{best.run_id}` ({best.get(run_table.RUN_NAME, '')}), "
             f"{BEST_METRIC} {best[f'metrics.{BEST_METRIC}']:.4f}, overrides "
             f"`{best.get('tags.hydra_overrides', '')}`, checkpoint `{checkpoint}`.")
     tags = [RunTag("best_run_id", best.run_id), RunTag("best_checkpoint", str(checkpoint)),
             RunTag("best_overrides", str(best.get("tags.hydra_overrides", ""))), RunTag(_NOTE, note)]
     metric = Metric(BEST_METRIC, float(best[f"metrics.{BEST_METRIC}"]), int(time.time() * 1000), 0)
     client.log_batch(parent_run_id, metrics=[metric], params=params, tags=tags)
-    rows = comparison.table(children, BEST_METRIC)
-    comparison.write(rows, val_acc_curves(rows.run_id), comparison_dir, f"Sweep {parent_run_id[:8]}")
+    rows = run_table.table(children, BEST_METRIC)
+    run_table.write(rows, val_acc_curves(rows.run_id), comparison_dir, f"Sweep {parent_run_id[:8]}")
     log_comparison(parent_run_id, comparison_dir)
     client.set_terminated(parent_run_id, "FINISHED")
     return best
@@ -119,68 +113,15 @@ class SweepParentRun(Callback):
             # Hydra would only warn and start the jobs anyway, which then log to no parent run and,
             # in parallel on a new SQLite store, race to create it. Stop the sweep instead.
             raise SystemExit(f"error: the sweep's MLflow parent run could not be started: {err}") from err
-        os.environ[tracking.SWEEP_PARENT_ENV] = self.run_id
+        os.environ[runs.SWEEP_PARENT_ENV] = self.run_id
         # A failed job ends the sweep with an exception and on_multirun_end never runs.
         atexit.register(self._mark_failed_if_unfinished)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        os.environ.pop(tracking.SWEEP_PARENT_ENV, None)
+        os.environ.pop(runs.SWEEP_PARENT_ENV, None)
         finish_parent_run(self.run_id, Path(config.hydra.sweep.dir) / "comparison")
         self.finished = True
 
     def _mark_failed_if_unfinished(self) -> None:
         if self.run_id and not self.finished:
             MlflowClient().set_terminated(self.run_id, "FAILED")
-
-
-# Used by the compare command.
-
-def latest_sweep(experiment_name: str) -> str:
-    runs = mlflow.search_runs(experiment_names=[experiment_name], filter_string=f"tags.{SWEEP_ROLE_TAG} = 'parent'",
-                              order_by=["attributes.start_time DESC"], max_results=1)
-    if runs.empty:
-        raise PipelineError(f"experiment {experiment_name!r} has no sweep yet")
-    return runs.run_id.iloc[0]
-
-
-def select_runs(experiment_name: str | None = None, sweep: str | None = None,
-                run_ids: list[str] | None = None) -> pd.DataFrame:
-    """The runs of one sweep (its parent's id), a list of run ids, or a whole experiment (sweep
-    parents left out), as `mlflow.search_runs` gives them."""
-    if sweep:
-        client = MlflowClient()
-        try:
-            client.get_run(sweep)
-        except MlflowException:
-            raise PipelineError(f"no run {sweep!r} in the store {mlflow.get_tracking_uri()}") from None
-        runs = child_runs(sweep)
-        if runs.empty:
-            raise PipelineError(f"run {sweep} has no child runs: is it a sweep's parent run?")
-        return runs
-    if run_ids:
-        quoted = ", ".join(f"'{run_id}'" for run_id in run_ids)
-        runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"attributes.run_id IN ({quoted})")
-        missing = sorted(set(run_ids) - set(runs.run_id))
-        if missing:
-            raise PipelineError(f"no such run(s) in the store {mlflow.get_tracking_uri()}: {', '.join(missing)}")
-        return runs
-    experiment = mlflow.get_experiment_by_name(experiment_name)
-    if experiment is None:
-        raise PipelineError(f"no experiment {experiment_name!r} in the store {mlflow.get_tracking_uri()}")
-    runs = mlflow.search_runs([experiment.experiment_id])
-    if f"tags.{SWEEP_ROLE_TAG}" in runs.columns:
-        runs = runs[runs[f"tags.{SWEEP_ROLE_TAG}"] != "parent"]
-    if runs.empty:
-        raise PipelineError(f"experiment {experiment_name!r} has no runs")
-    return runs
-
-
-def val_acc_curves(run_ids) -> dict[str, list[float]]:
-    """Each run's per-epoch validation accuracy, in epoch order."""
-    client = MlflowClient()
-    return {run_id: [m.value for m in sorted(client.get_metric_history(run_id, "val_acc"), key=lambda m: m.step)]
-            for run_id in run_ids}
-
-
-def log_comparison(parent_run_id: str, folder: Path) -> None:
-    MlflowClient().log_artifacts(parent_run_id, str(folder), "comparison")

@@ -1,0 +1,94 @@
+"""Finding runs in the store: a sweep's children, chosen runs, a whole experiment, and their metric histories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from ..core.errors import PipelineError
+from .runs import PARENT_RUN_TAG
+
+SWEEP_ROLE_TAG = "sweep_role"  # "parent" on a sweep's parent run
+CURVES = ("train_loss", "val_loss", "train_acc", "val_acc")
+
+
+def child_runs(parent_run_id: str) -> pd.DataFrame:
+    return mlflow.search_runs(search_all_experiments=True,
+                              filter_string=f"tags.`{PARENT_RUN_TAG}` = '{parent_run_id}'")
+
+
+def latest_sweep(experiment_name: str) -> str:
+    runs = mlflow.search_runs(experiment_names=[experiment_name], filter_string=f"tags.{SWEEP_ROLE_TAG} = 'parent'",
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    if runs.empty:
+        raise PipelineError(f"experiment {experiment_name!r} has no sweep yet")
+    return runs.run_id.iloc[0]
+
+
+def select_runs(experiment_name: str | None = None, sweep: str | None = None,
+                run_ids: list[str] | None = None) -> pd.DataFrame:
+    """The runs of one sweep (its parent's id), a list of run ids, or a whole experiment (sweep
+    parents left out), as `mlflow.search_runs` gives them."""
+    if sweep:
+        client = MlflowClient()
+        try:
+            client.get_run(sweep)
+        except MlflowException:
+            raise PipelineError(f"no run {sweep!r} in the store {mlflow.get_tracking_uri()}") from None
+        runs = child_runs(sweep)
+        if runs.empty:
+            raise PipelineError(f"run {sweep} has no child runs: is it a sweep's parent run?")
+        return runs
+    if run_ids:
+        quoted = ", ".join(f"'{run_id}'" for run_id in run_ids)
+        runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"attributes.run_id IN ({quoted})")
+        missing = sorted(set(run_ids) - set(runs.run_id))
+        if missing:
+            raise PipelineError(f"no such run(s) in the store {mlflow.get_tracking_uri()}: {', '.join(missing)}")
+        return runs
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        raise PipelineError(f"no experiment {experiment_name!r} in the store {mlflow.get_tracking_uri()}")
+    runs = mlflow.search_runs([experiment.experiment_id])
+    if f"tags.{SWEEP_ROLE_TAG}" in runs.columns:
+        runs = runs[runs[f"tags.{SWEEP_ROLE_TAG}"] != "parent"]
+    if runs.empty:
+        raise PipelineError(f"experiment {experiment_name!r} has no runs")
+    return runs
+
+
+def val_acc_curves(run_ids) -> dict[str, list[float]]:
+    """Each run's per-epoch validation accuracy, in epoch order."""
+    client = MlflowClient()
+    return {run_id: [m.value for m in sorted(client.get_metric_history(run_id, "val_acc"), key=lambda m: m.step)]
+            for run_id in run_ids}
+
+
+def log_comparison(parent_run_id: str, folder: Path) -> None:
+    MlflowClient().log_artifacts(parent_run_id, str(folder), "comparison")
+
+
+def learning_history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    """Per-epoch curves of the training run, read back from MLflow (epoch numbering from 1)."""
+    history = {}
+    for name in CURVES:
+        points = client.get_metric_history(run_id, name)
+        history[name] = [(i + 1, p.value) for i, p in enumerate(sorted(points, key=lambda p: p.step))]
+    return history
+
+
+def latest_runs(experiment_name: str) -> dict[tuple[str, str, str], dict]:
+    """(recipe, dataset, normalize) -> the newest finished run that has a test accuracy."""
+    runs = mlflow.search_runs(experiment_names=[experiment_name], filter_string="attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], output_format="list")
+    latest = {}
+    for run in runs:
+        if "test_acc" not in run.data.metrics or "recipe" not in run.data.tags:
+            continue
+        key = (run.data.tags["recipe"], run.data.tags["dataset"], run.data.params.get("data.normalize", "True"))
+        latest.setdefault(key, run)
+    return latest

@@ -1,0 +1,52 @@
+"""The MLflow store: where it is (a SQLite file at the project root unless told otherwise) and the
+experiment runs log to."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig
+
+from ..core.project import project_root
+
+_SQLITE = "sqlite:///"
+
+
+def tracking_uri(cfg: DictConfig) -> str:
+    """MLFLOW_TRACKING_URI, else tracking.tracking_uri, else a SQLite store at the project root.
+
+    A relative SQLite path counts from the project root, so DVC's temporary experiment copies
+    log into the same store as the workspace."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.tracking_uri or "sqlite:///mlflow.db"
+    if uri.startswith(_SQLITE) and not Path(uri[len(_SQLITE):]).is_absolute():
+        uri = _SQLITE + str(project_root() / uri[len(_SQLITE):])
+    return uri
+
+
+def connect(cfg: DictConfig) -> str:
+    """Point mlflow (tracking and registry) at the store; returns its URI."""
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def setup(cfg: DictConfig) -> str:
+    """Point mlflow at the store and make sure the experiment exists; returns its id.
+
+    With a SQLite store, a new experiment keeps its artifacts in mlruns/ beside the database."""
+    uri = connect(cfg)
+    name = cfg.tracking.experiment_name
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = None
+    if uri.startswith(_SQLITE):
+        artifacts = (Path(uri[len(_SQLITE):]).parent / "mlruns").as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifacts)
+    except MlflowException:  # created meanwhile by a concurrent job
+        return mlflow.get_experiment_by_name(name).experiment_id
