@@ -12,8 +12,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
-from mnist_pipeline.mirror_mnist_5k import mnist_5k_digits
-from mnist_pipeline.prepare import IMAGES_MAGIC, LABELS_MAGIC, write_idx
+from mnist_pipeline.data.idx import IMAGES_MAGIC, LABELS_MAGIC, write_idx
+from mnist_pipeline.data.mnist_5k import mnist_5k_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"train": 1200, "test": 400, "val": 200}

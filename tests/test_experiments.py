@@ -9,14 +9,16 @@ from mlflow import MlflowClient
 from pytorch_lightning.callbacks import Callback
 
 from conftest import compose_config
-from mnist_pipeline import tracking
-from mnist_pipeline.callbacks import BatchProbabilities, SplitAccuracy, StatusLine
-from mnist_pipeline.classifier import Classifier
-from mnist_pipeline.config import to_plain
-from mnist_pipeline.datamodule import MNISTDataModule
+from mnist_pipeline.core.config import to_plain
+from mnist_pipeline.data.datamodule import MNISTDataModule
 from mnist_pipeline.download import download
 from mnist_pipeline.prepare import prepare
+from mnist_pipeline.tracking import runs, store
 from mnist_pipeline.train import train
+from mnist_pipeline.training.callbacks import BatchProbabilities, SplitAccuracy, StatusLine
+from mnist_pipeline.training.classifier import Classifier
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 PRESETS = ["deep_mnist", "deep_mnist_20k", "mechanics101", "pytorch_cnn", "tf_layers", "two_layer_net"]
 
@@ -46,7 +48,7 @@ def prepared(tiny_cfg):
 ])
 def test_presets_set_the_seed_recipes(preset, recipe):
     cfg = compose_config([f"experiment={preset}"])
-    flat = tracking.flatten(to_plain(cfg))
+    flat = runs.flatten(to_plain(cfg))
     assert {key: flat[key] for key in recipe} == recipe
     assert cfg.recipe == preset
 
@@ -59,8 +61,8 @@ def test_each_preset_trains_a_few_steps(prepared, preset):
         limits = ["trainer.max_epochs=1", "trainer.limit_train_batches=4"]
     cfg = prepared(f"experiment={preset}", *limits)
     assert train(cfg) > 0
-    tracking.setup(cfg)
-    [run] = MlflowClient().search_runs([tracking.setup(cfg)])
+    store.setup(cfg)
+    [run] = MlflowClient().search_runs([store.setup(cfg)])
     assert run.data.tags["recipe"] == preset
     assert run.data.metrics["epoch"] >= 0
 

@@ -16,6 +16,8 @@ from mlflow import MlflowClient
 
 from conftest import FILES, ROOT, mlflow_client, tiny_data_yaml
 
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
+
 PROJECT_FILES = ["conf", "src", "dvc.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 
 
@@ -78,6 +80,16 @@ def test_dvc_repro_runs_everything_then_nothing(repo, monkeypatch):
     second = sh(repo, "dvc", "repro")
     assert "Data and pipelines are up to date." in second.stdout + second.stderr
     assert len(client.search_runs([run.info.experiment_id])) == 1
+
+
+def test_editing_a_library_file_reruns_the_stage_that_imports_it(repo):
+    sh(repo, "dvc", "repro")
+    library_file = repo / "src" / "mnist_pipeline" / "data" / "idx.py"  # imported by prepare, not by download
+    library_file.write_text(library_file.read_text() + "\n# edited\n")
+    result = sh(repo, "dvc", "repro")
+    output = result.stdout + result.stderr
+    assert "Running stage 'prepare'" in output
+    assert "Running stage 'download'" not in output
 
 
 def test_dvc_exp_run_in_temp_copy_logs_to_root_store(repo):

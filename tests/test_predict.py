@@ -5,10 +5,13 @@ from pathlib import Path
 import pytest
 from torchvision.io import write_png
 
+from mnist_pipeline.data.prepared import load_prepared
 from mnist_pipeline.download import download
 from mnist_pipeline.predict import predictions, read_images
-from mnist_pipeline.prepare import load_prepared, prepare
+from mnist_pipeline.prepare import prepare
 from mnist_pipeline.train import train
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 
 @pytest.fixture

@@ -19,10 +19,13 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf, open_dict
 
 from conftest import ROOT, compose_config, mlflow_client, tiny_overrides, write_tiny_conf
-from mnist_pipeline import compare, sweep_tracking
+from mnist_pipeline import compare
+from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.download import download
-from mnist_pipeline.errors import PipelineError
 from mnist_pipeline.prepare import prepare
+from mnist_pipeline.tracking import queries, sweeps
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 JOBS, PARALLEL = 8, 2
 EXPERIMENT = "sweeps"
@@ -119,7 +122,7 @@ def test_compare_tabulates_and_plots_a_sweep(optuna_sweep, tmp_path, capsys):
     assert (out / "val_acc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     client = client_for(uri)
-    parent = client.get_run(sweep_tracking.latest_sweep(EXPERIMENT))
+    parent = client.get_run(queries.latest_sweep(EXPERIMENT))
     assert rows.run_id.iloc[0] == parent.data.tags["best_run_id"]
 
     # A list of run ids, sorted by another metric; the whole experiment leaves the parent out.
@@ -151,12 +154,12 @@ def test_a_sweep_whose_jobs_all_failed_leaves_a_failed_parent(optuna_sweep, tmp_
     with open_dict(cfg):
         cfg.hydra = {"sweep": {"dir": str(tmp_path / "multirun")}, "overrides": {"task": ["optimizer.lr=1,2"]},
                      "sweeper": {"_target_": "basic"}, "launcher": {"_target_": "basic"}}
-    parent = sweep_tracking.start_parent_run(cfg)
+    parent = sweeps.start_parent_run(cfg)
     client = MlflowClient()
     job = client.create_run(client.get_run(parent).info.experiment_id, tags={"mlflow.parentRunId": parent})
     client.set_terminated(job.info.run_id, "FAILED")
 
-    assert sweep_tracking.finish_parent_run(parent, tmp_path / "comparison") is None
+    assert sweeps.finish_parent_run(parent, tmp_path / "comparison") is None
     run = client.get_run(parent)
     assert run.info.status == "FAILED" and run.data.tags["mlflow.note.content"] == "No job finished (1 jobs)."
     assert run.data.params["sweep.overrides"] == "optimizer.lr=1,2"
@@ -169,7 +172,7 @@ def test_a_sweep_that_cannot_work_stops_before_any_job(tmp_path):
                     "storage": "sqlite:///optuna.db"}}})
     # SystemExit, since Hydra turns a callback's exceptions into warnings and carries on.
     with pytest.raises(SystemExit, match="hydra.sweeper.storage must be null"):
-        sweep_tracking.SweepParentRun().on_multirun_start(config)
+        sweeps.SweepParentRun().on_multirun_start(config)
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +210,7 @@ def test_mlflow_ui_shows_the_sweep_nested_under_its_parent(optuna_sweep, mlflow_
     _, uri = optuna_sweep
     client = client_for(uri)
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
-    parent = client.get_run(sweep_tracking.latest_sweep(EXPERIMENT))
+    parent = client.get_run(queries.latest_sweep(EXPERIMENT))
     children = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     assert len(children) == JOBS
 

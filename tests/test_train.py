@@ -4,13 +4,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from mlflow import MlflowClient
 
-from mnist_pipeline import tracking
 from mnist_pipeline.download import download
 from mnist_pipeline.prepare import prepare
+from mnist_pipeline.tracking import runs, store
 from mnist_pipeline.train import train
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 
 def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg):
@@ -27,11 +30,11 @@ def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg):
     assert metrics["best_val_acc"] == best_val > 0.5  # 1000 real digits, 2 epochs
     assert metrics["epochs"] == 2 and metrics["train_images_per_sec"] > 0
 
-    tracking.setup(cfg)
+    store.setup(cfg)
     client = MlflowClient()
     run = client.get_run(best["mlflow_run_id"])
     assert run.data.params["optimizer.lr"] == "0.002" and run.data.params["model._target_"].endswith("SmallCNN")
-    assert run.data.tags["dataset"] == "tiny" and run.data.tags["dataset_sha256"] == tracking.dataset_digest(cfg)
+    assert run.data.tags["dataset"] == "tiny" and run.data.tags["dataset_sha256"] == runs.dataset_digest(cfg)
     assert run.data.tags["git_commit"]
     for name in ("train_loss", "val_loss", "train_acc", "val_acc", "train_images_per_sec"):
         assert len(client.get_metric_history(run.info.run_id, name)) == 2, name  # once per epoch
@@ -56,7 +59,7 @@ def test_multirun_sweep_gives_one_mlflow_run_per_job(tiny_cfg, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     cfg.tracking.experiment_name = "sweep"
-    experiment = tracking.setup(cfg)
+    experiment = store.setup(cfg)
     all_runs = MlflowClient().search_runs([experiment])
     [parent] = [r for r in all_runs if r.data.tags.get("sweep_role") == "parent"]
     runs = [r for r in all_runs if r is not parent]

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from mnist_pipeline.download import ChecksumError, DownloadError, download_file, mirror_url, verify
-from mnist_pipeline.errors import PipelineError
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.data.archives import ChecksumError, DownloadError, download_file, mirror_url, verify
 
 NAME = "train-labels-idx1-ubyte.gz"
 
@@ -85,7 +85,7 @@ def test_all_mirrors_down_names_file_and_every_mirror(tmp_path, good):
 
 def test_interrupted_download_leaves_no_file(tmp_path, good, monkeypatch):
     mirror, sha = good
-    import mnist_pipeline.download as download
+    import mnist_pipeline.data.archives as download
 
     def interrupted(url, dest, timeout):
         dest.write_bytes((mirror / NAME).read_bytes()[:50])

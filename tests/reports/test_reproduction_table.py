@@ -1,7 +1,8 @@
 import mlflow
 
 from conftest import ROOT, mlflow_client
-from mnist_pipeline.reproduction import latest_runs, recipes, reported_figures, table
+from mnist_pipeline.reports.reproduction_table import recipes, reported_figures, table
+from mnist_pipeline.tracking.queries import latest_runs
 
 
 def log_run(recipe: str, dataset: str, test_acc: float, normalize: str = "True", status: str = "FINISHED"):

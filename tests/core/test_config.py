@@ -1,0 +1,46 @@
+"""Loading and validating the resolved configuration."""
+
+import pytest
+from hydra.errors import MissingConfigException
+from omegaconf import OmegaConf
+
+from conftest import compose_config
+from mnist_pipeline.core.config import load_params, validate
+from mnist_pipeline.core.errors import ConfigError
+
+
+def test_default_composition_is_valid():
+    validate(compose_config())
+    validate(compose_config(["data=fashion_mnist", "model=deep_cnn", "optimizer=sgd"]))
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("optimizer.lr=0", "'optimizer.lr' must be a positive number, got 0"),
+    ("optimizer.lr=-1e-3", "'optimizer.lr' must be a positive number, got -0.001"),
+    ("data.batch_size=0", "'data.batch_size' must be a positive number, got 0"),
+    ("data.batch_size=2.5", "'data.batch_size' must be a whole number, got 2.5"),
+    ("data.mirrors=[]", "'data.mirrors' must be a non-empty list"),
+    ("trainer.max_epochs=0", "'trainer.max_epochs' must be a positive number"),
+    ("data.val_size=60000", "'data.val_size' must be between 1 and data.sizes.train - 1"),
+    ("data.files.test_labels.sha256=abc", "'data.files.test_labels.sha256' must be 64 lowercase hex digits"),
+    ("model._target_=mnist_pipeline.models.NoSuchNet", "'model._target_' names 'mnist_pipeline.models.NoSuchNet'"),
+])
+def test_invalid_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        validate(compose_config([override]))
+
+
+@pytest.mark.parametrize(("override", "group"), [("model=resnet9000", "model"), ("data=cifar", "data")])
+def test_unknown_group_option_names_the_group(override, group):
+    with pytest.raises(MissingConfigException, match=f"Could not find '{group}/"):
+        compose_config([override])
+
+
+def test_load_params_names_file_and_key(tmp_path):
+    with pytest.raises(ConfigError, match="params.yaml not found"):
+        load_params(tmp_path / "params.yaml")
+    cfg = OmegaConf.to_container(compose_config())
+    del cfg["optimizer"]["lr"]
+    OmegaConf.save(cfg, tmp_path / "params.yaml")
+    with pytest.raises(ConfigError, match=r"params.yaml: missing key 'optimizer.lr'"):
+        load_params(tmp_path / "params.yaml")
