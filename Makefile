@@ -16,7 +16,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 pipeline: setup  ## download -> prepare -> train -> evaluate, skipping what is up to date
 	dvc repro
 
-test: setup
+test: setup  ## lint, then every test (pytest -m "not slow" for the quick loop)
+	ruff check src tests
 	pytest
 
 params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
