@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 from pytorch_lightning.callbacks import Callback
 
 from conftest import compose_config
-from mnist_pipeline.core.config import to_plain
+from mnist_pipeline.core.config import BUILDABLE, to_plain
 from mnist_pipeline.data.datamodule import MNISTDataModule
 from mnist_pipeline.download import download
 from mnist_pipeline.prepare import prepare
@@ -77,7 +77,9 @@ class InputRange(Callback):
 
 
 @pytest.mark.parametrize(("normalize", "expected_max"), [("true", 1.0), ("false", 255.0)])
-def test_s4_switch_feeds_raw_pixels(prepared, normalize, expected_max):
+def test_s4_switch_feeds_raw_pixels(prepared, normalize, expected_max, monkeypatch):
+    prefixes, base = BUILDABLE["callback"]  # let config build this test's callback
+    monkeypatch.setitem(BUILDABLE, "callback", ((*prefixes, "test_experiments."), base))
     InputRange.seen = []
     cfg = prepared("experiment=two_layer_net", f"data.normalize={normalize}", "trainer.max_steps=3",
                    "+callbacks.input_range._target_=test_experiments.InputRange")

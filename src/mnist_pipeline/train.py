@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -20,32 +22,45 @@ import hydra
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .core.atomic import write_text
 from .core.config import to_plain, validate
+from .core.errors import ConfigError, PipelineError
 from .data.datamodule import MNISTDataModule
 from .tracking import runs
-from .training.callbacks import Provenance, RngState, Throughput
-from .training.checkpoints import AtomicCheckpointIO
+from .training.builders import build_callbacks, check_training_config
+from .training.callbacks import Provenance, RngState, Throughput, ValidateLastStep
+from .training.checkpoints import AtomicCheckpointIO, read_checkpoint
 from .training.classifier import Classifier
 from .training.summary import count_parameters, hardware, model_summary
 
 log = logging.getLogger(__name__)
 
 
+def in_sweep() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
     """(models, reports) folders: the configured ones, or the job's own folder in a sweep."""
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+    if in_sweep():
         job_dir = Path(HydraConfig.get().runtime.output_dir)
         return job_dir / "models", job_dir / "reports"
     return Path(cfg.paths.models), Path(cfg.paths.reports)
 
 
 def train(cfg: DictConfig) -> float:
-    validate(cfg)
+    try:
+        validate(cfg)
+        check_training_config(cfg)
+        resumed = resume_point(cfg)
+    except PipelineError as err:
+        if in_sweep():  # every job of a sweep shows up under its parent, failed ones too
+            runs.failed_job_run(cfg, str(err))
+        raise
     pl.seed_everything(cfg.seed, workers=True)
     models_dir, reports_dir = output_dirs(cfg)
     config = to_plain(cfg)
@@ -53,20 +68,39 @@ def train(cfg: DictConfig) -> float:
     datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize,
                                  cfg.data.sample_with_replacement, seed=cfg.seed)
     module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
-    logger = runs.lightning_logger(cfg)
-    logger.log_hyperparams(runs.flatten(config))
-    logger.experiment.log_dict(logger.run_id, config, "config.yaml")
-    logger.log_hyperparams({"num_params": count_parameters(module.model)})
+    extra = build_callbacks(config["callbacks"])
+    logger = runs.lightning_logger(cfg, run_id=resumed.get("mlflow_run_id"))
+    try:
+        return _fit(cfg, config, module, datamodule, extra, logger, models_dir, reports_dir)
+    except BaseException as err:
+        status, code, reason = interruption(err)
+        runs.end_run(logger.run_id, status, reason)
+        if code:
+            log.error("%s: MLflow run %s marked %s; resume with resume_from=%s", reason, logger.run_id, status,
+                      models_dir / "last.ckpt")
+            raise SystemExit(code) from None
+        raise
+
+
+def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, reports_dir: Path) -> float:
+    if not cfg.resume_from:  # a resumed run keeps the params it started with
+        logger.log_hyperparams(runs.flatten(config))
+        logger.experiment.log_dict(logger.run_id, config, "config.yaml")
+        logger.log_hyperparams({"num_params": count_parameters(module.model)})
+    else:
+        logger.experiment.set_tag(logger.run_id, "resumed_from", str(Path(cfg.resume_from).resolve()))
     summary = model_summary(module.model)
     log.info("model summary\n%s", summary)
     logger.experiment.log_text(logger.run_id, summary, "model_summary.txt")
 
+    # best.ckpt by validation accuracy; last.ckpt after every validation too, so a killed run resumes
+    # from its latest validated state. Both are written atomically.
     best = ModelCheckpoint(dirpath=models_dir, filename="best", monitor="val_acc", mode="max",
-                           enable_version_counter=False)
+                           enable_version_counter=False, save_last=True)
     throughput = Throughput()
-    extra = [instantiate(spec) for spec in config["callbacks"].values()]
     trainer = pl.Trainer(**config["trainer"], logger=logger, default_root_dir=models_dir,
-                         callbacks=[best, throughput, Provenance(logger.run_id, config), RngState(), *extra],
+                         callbacks=[best, throughput, Provenance(logger.run_id, config), RngState(),
+                                    ValidateLastStep(), *extra],
                          plugins=[AtomicCheckpointIO()])
     logger.experiment.set_tag(logger.run_id, "hardware", hardware(trainer))
     with warnings.catch_warnings():
@@ -78,7 +112,7 @@ def train(cfg: DictConfig) -> float:
     trainer.save_checkpoint(models_dir / "last.ckpt")  # the final weights, whatever the validation cadence
 
     metrics = {
-        "best_val_acc": float(best.best_model_score) if best.best_model_score is not None else 0.0,
+        "best_val_acc": float(best.best_model_score),
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "train_images_per_sec": round(throughput.images_per_sec, 1),
@@ -92,9 +126,39 @@ def train(cfg: DictConfig) -> float:
     return metrics["best_val_acc"]
 
 
+def resume_point(cfg: DictConfig) -> dict:
+    """The checkpoint resume_from names (empty without one), checked before anything starts:
+    it must load as data and hold the same model."""
+    if not cfg.resume_from:
+        return {}
+    path = Path(cfg.resume_from)
+    checkpoint = read_checkpoint(path)
+    saved_model = (checkpoint.get("config") or {}).get("model")
+    if saved_model != to_plain(cfg.model):
+        raise ConfigError(f"resume_from: {path} holds model {saved_model}, "
+                          f"but the config asks for {to_plain(cfg.model)}")
+    return checkpoint
+
+
+def interruption(err: BaseException) -> tuple[str, int | None, str]:
+    """(run status, exit code or None to re-raise, reason) for an exception out of fit."""
+    if isinstance(err, SIGTERMException):  # Lightning finishes the batch, then raises this (exit code 0)
+        return "KILLED", 128 + signal.SIGTERM, "stopped by SIGTERM"
+    if isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit)
+                                             and isinstance(err.__context__, KeyboardInterrupt)):
+        return "KILLED", 128 + signal.SIGINT, "stopped by Ctrl-C (SIGINT)"  # Lightning turns it into exit(1)
+    return "FAILED", None, f"{type(err).__name__}: {err}"
+
+
 @hydra.main(version_base=None, config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
-    return train(cfg)
+    if in_sweep():
+        return train(cfg)  # Hydra reports a failed job and the sweep records it
+    try:
+        return train(cfg)
+    except PipelineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import ConfigError
+from .project import project_root
 
 PARAMS_FILE = "params.yaml"
 FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -70,17 +73,105 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
         positive("trainer.max_epochs", int)
     if OmegaConf.select(cfg, "eval_checkpoint") not in ("best", "last"):
         raise ConfigError(f"{source}: 'eval_checkpoint' must be best or last, got {cfg.get('eval_checkpoint')!r}")
-    _check_target(cfg, "model._target_", source)
-    _check_target(cfg, "optimizer._target_", source)
+    for key in ("model", "optimizer"):
+        check_buildable(cfg.get(key), key, source)
+    check_known_keys(cfg, source)
 
 
-def _check_target(cfg: DictConfig, key: str, source: str) -> None:
+# What a config may build: the project's model zoo, torch's optimizers and Lightning's or the
+# project's callbacks. A config can come from a checkpoint someone shared, and instantiating a
+# `_target_` runs it, so anything else is refused before it is imported.
+BUILDABLE = {
+    "model": (("mnist_pipeline.models.",), "torch.nn.Module"),
+    "optimizer": (("torch.optim.",), "torch.optim.Optimizer"),
+    "callback": (("mnist_pipeline.training.callbacks.", "pytorch_lightning.callbacks."),
+                 "pytorch_lightning.callbacks.Callback"),
+}
+
+
+def check_buildable(spec: Any, key: str, source: str = "config", kind: str | None = None) -> type:
+    """The class `spec` (a config with `_target_`) builds, if the allow-list permits it; raises
+    ConfigError naming the key otherwise. Imports nothing outside the allowed packages."""
     from hydra.utils import get_object
 
-    target = OmegaConf.select(cfg, key)
-    if not target:
-        raise ConfigError(f"{source}: missing key '{key}'")
+    prefixes, base = BUILDABLE[kind or key]
+    spec = to_plain(spec)
+    if not isinstance(spec, dict) or not spec.get("_target_"):
+        raise ConfigError(f"{source}: missing key '{key}._target_'")
+    for path, nested in _nested_targets({k: v for k, v in spec.items() if k != "_target_"}, key):
+        raise ConfigError(f"{source}: '{path}' names {nested!r}: only '{key}._target_' may name something to build")
+    target = str(spec["_target_"])
+    if not target.startswith(prefixes):
+        raise ConfigError(f"{source}: '{key}._target_' names {target!r}, which is not allowed "
+                          f"(only {' or '.join(p + '*' for p in prefixes)})")
     try:
-        get_object(target)
+        built = get_object(target)
     except Exception as err:  # hydra raises ImportError or ValueError variants
-        raise ConfigError(f"{source}: '{key}' names {target!r}, which cannot be imported ({err})") from None
+        raise ConfigError(f"{source}: '{key}._target_' names {target!r}, which cannot be imported ({err})") from None
+    if not (isinstance(built, type) and issubclass(built, get_object(base))):
+        raise ConfigError(f"{source}: '{key}._target_' names {target!r}, which is not a {base}")
+    return built
+
+
+def _nested_targets(node: Any, path: str):
+    """(key path, target) of every `_target_` inside node."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "_target_":
+                yield path + "._target_", value
+            else:
+                yield from _nested_targets(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _nested_targets(value, f"{path}[{i}]")
+
+
+# Sections whose keys conf/ defines; trainer, model and optimizer keys are checked against what
+# they are passed to (training.builders), callbacks and reported are free-form.
+CHECKED_SECTIONS = ("data", "tracking", "paths")
+
+
+def check_known_keys(cfg: DictConfig, source: str, conf: Path | None = None) -> None:
+    """Refuse keys that no file in conf/ defines (a typo would otherwise be silently ignored)."""
+    conf = conf or project_root() / "conf"
+    if not conf.is_dir():
+        return
+    known = known_keys(conf)
+    plain = to_plain(cfg)
+    for section in ("", *CHECKED_SECTIONS):
+        values = plain if not section else plain.get(section) or {}
+        for key in values:
+            allowed = known.get(section, set())
+            if key not in allowed and not (not section and key == "hydra"):
+                name = f"{section}.{key}" if section else key
+                raise ConfigError(f"{source}: unknown key '{name}'{_suggestion(key, allowed, section)}")
+
+
+def known_keys(conf: Path) -> dict[str, set[str]]:
+    """section -> the keys conf/'s files define in it ('' for the top level)."""
+    sections: dict[str, set[str]] = {"": set()}
+    for file in sorted(conf.rglob("*.yaml")):
+        text = file.read_text()
+        content = yaml.safe_load(text) or {}
+        if file.parent == conf or "@package _global_" in text:
+            for key, value in content.items():
+                if key not in ("defaults", "hydra"):
+                    sections[""].add(key)
+                    if isinstance(value, dict):
+                        sections.setdefault(key, set()).update(value)
+        else:
+            sections[""].add(file.parent.name)
+            sections.setdefault(file.parent.name, set()).update(k for k in content if k != "defaults")
+    return sections
+
+
+def check_keyword_keys(spec: dict, key: str, accepted: set[str], source: str) -> None:
+    """Refuse keys of `spec` that what it is passed to does not take."""
+    for name in spec:
+        if name not in accepted and not name.startswith("_"):
+            raise ConfigError(f"{source}: unknown key '{key}.{name}'{_suggestion(name, accepted, key)}")
+
+
+def _suggestion(key: str, known: set[str], section: str) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean '{section + '.' if section else ''}{close[0]}'?)" if close else ""

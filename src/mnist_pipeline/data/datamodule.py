@@ -6,13 +6,14 @@ one fancy-index into them, and the uint8 -> float conversion happens on the devi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import SequentialSampler, TensorDataset
+from torch.utils.data import Sampler, SequentialSampler, TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
-from torchdata.stateful_dataloader.sampler import BatchSampler, RandomSampler
+from torchdata.stateful_dataloader.sampler import BatchSampler
 
 from .inputs import to_model_input
 from .prepared import load_prepared
@@ -25,6 +26,41 @@ class TensorBatches(TensorDataset):
         return tuple(tensor[indices] for tensor in self.tensors)
 
 
+class EpochSeededSampler(Sampler[int]):
+    """A random order that depends only on (seed, epoch), with its position as state.
+
+    Lightning calls set_epoch before each epoch and stores state_dict in checkpoints, so a run
+    resumed from any checkpoint, mid-epoch or at an epoch's end, draws the same batches as an
+    uninterrupted one. (A generator carried across epochs cannot be: a finished epoch's saved
+    state puts it back to that epoch's start.) with_replacement draws each index independently."""
+
+    def __init__(self, size: int, replacement: bool, seed: int) -> None:
+        self.size, self.replacement, self.seed = size, replacement, seed
+        self.epoch = self.yielded = self._resume_at = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = (torch.randint(self.size, (self.size,), generator=generator) if self.replacement
+                 else torch.randperm(self.size, generator=generator))
+        self.yielded, self._resume_at = self._resume_at, 0
+        for index in order[self.yielded:].tolist():
+            self.yielded += 1
+            yield index
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "yielded": self.yielded}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state["yielded"] < self.size:  # a finished epoch leaves nothing to resume
+            self.epoch, self._resume_at = state["epoch"], state["yielded"]
+
+
 def _as_is(batch):
     return batch
 
@@ -33,18 +69,19 @@ def batch_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, sh
                  with_replacement: bool = False, seed: int = 0) -> StatefulDataLoader:
     """Batches sliced from the tensors with one index operation each.
 
-    A stateful loader and samplers (torchdata): Lightning stores their position and generator state
-    in checkpoints, so a resumed run draws the same batches as an uninterrupted one. The shuffle has
-    its own generator, seeded once, so it does not depend on anything else drawn from torch's global
-    one. with_replacement draws every batch independently (seed S4's np.random.choice) instead of
-    walking a permutation."""
+    A stateful loader and sampler: Lightning stores their position in checkpoints, so a resumed run
+    draws the same batches as an uninterrupted one. The shuffle has its own generator, so it does
+    not depend on anything else drawn from torch's global one. with_replacement draws indices
+    independently (seed S4's np.random.choice) instead of walking a permutation."""
     dataset = TensorBatches(images, labels)
     if shuffle:
-        order = RandomSampler(dataset, replacement=with_replacement, generator=torch.Generator().manual_seed(seed))
+        order = EpochSeededSampler(len(dataset), replacement=with_replacement, seed=seed)
     else:
         order = SequentialSampler(dataset)
+    # The loader's own generator: each iter() draws a worker seed, which would otherwise come from
+    # torch's global generator and shift dropout's random numbers between a run and its resumption.
     return StatefulDataLoader(dataset, batch_sampler=BatchSampler(order, batch_size, drop_last=False),
-                              collate_fn=_as_is)
+                              collate_fn=_as_is, generator=torch.Generator().manual_seed(seed))
 
 
 class MNISTDataModule(pl.LightningDataModule):

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
+import mlflow
+import psutil
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 from pytorch_lightning.loggers import MLFlowLogger
 
 from ..core.config import FILE_KEYS
+from ..core.errors import PipelineError
 from ..core.project import git_commit, project_root
 from .store import setup, tracking_uri
 
@@ -61,13 +67,78 @@ def _hydra_job_tags() -> dict[str, str]:
     return tags
 
 
-def lightning_logger(cfg: DictConfig, run_name: str | None = None) -> MLFlowLogger:
-    setup(cfg)
-    tags = run_tags(cfg)
+def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str | None = None) -> MLFlowLogger:
+    """The logger of a new run, or of run `run_id` reopened (a resumed training continues its run)."""
+    experiment_id = setup(cfg)
+    mark_abandoned_runs(experiment_id)
+    tags = {**run_tags(cfg), **process_tags()}
     if run_name is None and "hydra_job_num" in tags:
         run_name = f"job-{tags['hydra_job_num']}"  # as listed nested under the sweep's parent run
-    return MLFlowLogger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
-                        run_name=run_name, tags=tags, log_model=False)
+    logger = MLFlowLogger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
+                          run_name=run_name, tags=tags, log_model=False, run_id=run_id)
+    if run_id is not None:
+        client = MlflowClient()
+        try:
+            client.get_run(run_id)
+        except MlflowException:
+            raise PipelineError(f"the checkpoint's MLflow run {run_id} is not in the store "
+                                f"{tracking_uri(cfg)}") from None
+        client.update_run(run_id, status="RUNNING")
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+    return logger
+
+
+# Tags that let a later run tell whether a RUNNING run's process is still alive.
+HOST_TAG, PID_TAG, STARTED_TAG = "process_host", "process_pid", "process_started"
+
+
+def process_tags() -> dict[str, str]:
+    me = psutil.Process()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(me.pid), STARTED_TAG: repr(me.create_time())}
+
+
+def _alive(pid: str, started: str) -> bool:
+    try:
+        return psutil.Process(int(pid)).create_time() == float(started)  # the same process, not a reused pid
+    except (psutil.Error, ValueError):
+        return False
+
+
+def mark_abandoned_runs(experiment_id: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of this host whose process is gone (killed with SIGKILL, say);
+    returns their ids."""
+    client = MlflowClient()
+    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING' "
+                                 f"and tags.{HOST_TAG} = '{socket.gethostname()}'")
+    gone = [run for run in running if not _alive(run.data.tags.get(PID_TAG, ""), run.data.tags.get(STARTED_TAG, ""))]
+    for run in gone:
+        client.set_tag(run.info.run_id, ERROR_TAG, f"process {run.data.tags.get(PID_TAG)} ended without "
+                                                   "closing the run (killed); marked by a later run")
+        client.set_terminated(run.info.run_id, "KILLED")
+    return [run.info.run_id for run in gone]
+
+
+ERROR_TAG = "error"  # why a run FAILED or was KILLED
+
+
+def end_run(run_id: str, status: str, reason: str) -> None:
+    """Close a run as FAILED or KILLED, saying why."""
+    client = MlflowClient()
+    client.set_tag(run_id, ERROR_TAG, reason[:5000])
+    client.set_terminated(run_id, status)
+
+
+def failed_job_run(cfg: DictConfig, reason: str) -> str:
+    """A FAILED run for a sweep job that failed before its run existed (a bad value in the sweep,
+    say), so every job shows up under the sweep's parent."""
+    setup(cfg)
+    tags = {**run_tags(cfg), ERROR_TAG: reason[:5000]}
+    run = MlflowClient().create_run(mlflow.get_experiment_by_name(cfg.tracking.experiment_name).experiment_id,
+                                    run_name=f"job-{tags['hydra_job_num']}" if "hydra_job_num" in tags else None,
+                                    tags=tags)
+    MlflowClient().set_terminated(run.info.run_id, "FAILED")
+    return run.info.run_id
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -70,6 +70,17 @@ class RngState(Callback):
         random.setstate((3, tuple(state["python"]), None))
 
 
+class ValidateLastStep(Callback):
+    """Validates after the last optimizer step when the schedule would not (max_steps reached
+    mid-epoch or between val_check_interval points), so every finished training has a best
+    checkpoint and a real validation metric. Asking the loop to stop makes Lightning validate
+    that batch."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
+
+
 def _due(trainer: pl.Trainer, every_n_steps: int) -> bool:
     """True after optimizer step N, 2N, ... and after the last step (global_step counts from 1)."""
     step = trainer.global_step

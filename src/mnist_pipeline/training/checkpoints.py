@@ -9,6 +9,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..core.atomic import atomic_path
+from ..core.config import check_buildable
 from ..core.errors import PipelineError
 from .classifier import Classifier
 
@@ -22,10 +23,27 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             super().save_checkpoint(checkpoint, tmp, storage_options)
 
 
-def load_checkpoint(path: Path) -> tuple[Classifier, dict]:
-    """The trained module and the raw checkpoint (its config, MLflow run id, ...), on the CPU."""
-    if not path.exists():
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents as plain data (tensors, dicts, numbers: torch.load with
+    weights_only=True, so no pickled object is ever rebuilt)."""
+    path = Path(path)
+    if not path.is_file():
         raise PipelineError(f"checkpoint {path} not found: run the train stage first")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, not a checkpoint, or holding objects that are not plain data
+        raise PipelineError(f"{path} is not a readable checkpoint ({str(err).splitlines()[0]})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise PipelineError(f"{path} is not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def load_checkpoint(path: Path) -> tuple[Classifier, dict]:
+    """The trained module and the raw checkpoint (its config, MLflow run id, ...), on the CPU.
+    What the checkpoint says to build is checked against the allow-list before anything is built."""
+    checkpoint = read_checkpoint(path)
+    hparams = checkpoint.get("hyper_parameters") or {}
+    check_buildable(hparams.get("model"), "model", source=str(path))
+    check_buildable(hparams.get("optimizer"), "optimizer", source=str(path))
     module = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     return module, checkpoint

@@ -7,12 +7,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
 from torchmetrics.classification import MulticlassAccuracy
+
+from .builders import build_model, optimizer_factory
 
 
 class Classifier(pl.LightningModule):
-    """Wraps the nn.Module built from `model` (a config dict with `_target_`).
+    """Wraps the nn.Module built from `model` (a config dict with `_target_`, which must name a
+    model of the zoo: see builders).
 
     Both arguments are plain dicts, saved as hyperparameters, so a checkpoint rebuilds its own
     model and loads with torch.load(weights_only=True).
@@ -21,7 +23,7 @@ class Classifier(pl.LightningModule):
     def __init__(self, model: dict[str, Any], optimizer: dict[str, Any], num_classes: int = 10):
         super().__init__()
         self.save_hyperparameters()
-        self.model = instantiate(model, num_classes=num_classes)
+        self.model = build_model(model, num_classes)
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
 
@@ -44,4 +46,4 @@ class Classifier(pl.LightningModule):
         self._step(batch, "val", self.val_acc)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return instantiate(self.hparams.optimizer)(self.parameters())
+        return optimizer_factory(self.hparams.optimizer)(self.parameters())

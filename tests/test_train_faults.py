@@ -1,0 +1,149 @@
+"""The train stage under faults: kills, signals, resumes, early stops and bad config."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow import MlflowClient
+from omegaconf import open_dict
+
+from conftest import mlflow_client
+from mnist_pipeline.core.errors import ConfigError
+from mnist_pipeline.download import download
+from mnist_pipeline.prepare import prepare
+from mnist_pipeline.train import train
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
+
+
+@pytest.fixture
+def prepared(tiny_cfg):
+    cfg = tiny_cfg()
+    download(cfg)
+    prepare(cfg)
+    return tiny_cfg
+
+
+def start_training(cfg, folder: Path, *overrides: str) -> subprocess.Popen:
+    """`python -m mnist_pipeline.train` on the tiny data, checkpoints in folder/models."""
+    args = ["data=tiny", f"paths.prepared={cfg.paths.prepared}", f"paths.models={folder}/models",
+            f"paths.reports={folder}/reports", f"tracking.tracking_uri={cfg.tracking.tracking_uri}",
+            f"hydra.run.dir={folder}/hydra", *overrides]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.Popen([sys.executable, "-m", "mnist_pipeline.train", "--config-dir",
+                             str(Path(cfg.paths.models).parent / "conf"), *args],
+                            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"training ended before {path} appeared: {process.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.02)
+
+
+def interrupted(cfg, folder: Path, sig: int, *overrides: str) -> subprocess.CompletedProcess:
+    """A training sent `sig` once its first resumable checkpoint exists."""
+    folder.mkdir(parents=True, exist_ok=True)
+    process = start_training(cfg, folder, "trainer.max_epochs=30", *overrides)
+    wait_for(folder / "models" / "last.ckpt", process)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def only_run(cfg) -> tuple[MlflowClient, object]:
+    client = mlflow_client(cfg.tracking.tracking_uri)
+    [run] = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    return client, run
+
+
+@pytest.mark.parametrize(("sig", "code", "reason"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
+def test_sigterm_and_ctrl_c_exit_non_zero_and_mark_the_run_killed(prepared, tmp_path, sig, code, reason):
+    cfg = prepared()
+    result = interrupted(cfg, tmp_path / "job", sig, "data.batch_size=10")
+    assert result.returncode == code, result.stderr[-2000:]
+    client, run = only_run(cfg)
+    assert run.info.status == "KILLED" and reason in run.data.tags["error"]
+    assert torch.load(tmp_path / "job" / "models" / "last.ckpt", weights_only=True)["mlflow_run_id"] == run.info.run_id
+
+
+def test_a_run_left_running_by_sigkill_is_marked_killed_by_the_next(prepared, tmp_path):
+    cfg = prepared()
+    result = interrupted(cfg, tmp_path / "killed", signal.SIGKILL, "data.batch_size=10")
+    assert result.returncode == -signal.SIGKILL
+    client, killed = only_run(cfg)
+    assert killed.info.status == "RUNNING"  # nothing could close it
+    assert killed.data.tags["process_pid"] and killed.data.tags["process_host"]
+
+    train(prepared("trainer.max_epochs=1"))
+    assert client.get_run(killed.info.run_id).info.status == "KILLED"
+    assert "killed" in client.get_run(killed.info.run_id).data.tags["error"]
+
+
+def test_resume_after_a_kill_continues_the_run_and_ends_with_the_same_weights(prepared, tmp_path):
+    cfg = prepared()
+    epochs = ["trainer.max_epochs=4", "data.batch_size=10"]
+    (tmp_path / "whole").mkdir()
+    whole = start_training(cfg, tmp_path / "whole", *epochs)
+    assert whole.wait(timeout=300) == 0, whole.communicate()[1][-2000:]
+
+    (tmp_path / "killed").mkdir()
+    process = start_training(cfg, tmp_path / "killed", *epochs)
+    wait_for(tmp_path / "killed" / "models" / "last.ckpt", process)
+    process.kill()
+    process.wait()
+    last = tmp_path / "killed" / "models" / "last.ckpt"
+    run_id = torch.load(last, weights_only=True)["mlflow_run_id"]
+    resumed = start_training(cfg, tmp_path / "killed", *epochs, f"resume_from={last}")
+    assert resumed.wait(timeout=300) == 0, resumed.communicate()[1][-2000:]
+
+    final = torch.load(last, weights_only=True)
+    assert final["mlflow_run_id"] == run_id  # the same MLflow run, continued
+    expected = torch.load(tmp_path / "whole" / "models" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(final["state_dict"][k], expected[k]) for k in expected)
+
+    client = mlflow_client(cfg.tracking.tracking_uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["resumed_from"] == str(last)
+    steps = [m.step for m in client.get_metric_history(run_id, "val_acc")]
+    assert steps == sorted(set(steps)) and len(steps) == 4  # one point per epoch, none twice
+
+
+def test_a_training_that_stops_before_its_first_validation_is_validated_at_the_end(prepared):
+    cfg = prepared("+trainer.max_steps=5")  # 24 steps an epoch: the epoch-end validation never comes
+    best_val = train(cfg)
+    best = Path(cfg.paths.models) / "best.ckpt"
+    assert best.exists() and best_val > 0.1
+    client, run = only_run(cfg)
+    [point] = client.get_metric_history(run.info.run_id, "val_acc")
+    assert point.step == 4  # Lightning logs at the last batch's 0-based index
+    assert run.data.metrics["best_val_acc"] == pytest.approx(best_val)
+    assert run.data.tags["best_checkpoint"] == str(best.resolve())
+
+
+def test_a_misspelt_trainer_key_fails_before_any_run_starts(prepared):
+    cfg = prepared()
+    with open_dict(cfg):
+        cfg.trainer.max_epoch = 3
+    with pytest.raises(ConfigError, match=r"unknown key 'trainer.max_epoch' \(did you mean 'trainer.max_epochs'\?\)"):
+        train(cfg)
+    client = mlflow_client(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name("mnist")
+    assert experiment is None or not client.search_runs([experiment.experiment_id])
+
+
+def test_a_resume_checkpoint_of_another_model_is_refused_before_work(prepared, tmp_path):
+    cfg = prepared("trainer.max_epochs=1")
+    train(cfg)
+    other = prepared("model=mlp", f"resume_from={cfg.paths.models}/last.ckpt")
+    with pytest.raises(ConfigError, match="resume_from: .*last.ckpt holds model"):
+        train(other)
