@@ -43,7 +43,7 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
     if images:
         pixels, labels, names = read_images(images, invert), [None] * len(images), [str(p) for p in images]
     else:
-        test_images, test_labels = load_prepared(Path(config["paths"]["prepared"]), "test")
+        test_images, test_labels = load_prepared(Path(config["paths"]["prepared"]), "test", len(classes))
         chosen = torch.tensor(indices or [0])
         pixels, labels = test_images[chosen], [classes[i] for i in test_labels[chosen].tolist()]
         names = [f"test[{i}]" for i in chosen.tolist()]

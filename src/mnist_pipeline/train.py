@@ -51,7 +51,7 @@ def train(cfg: DictConfig) -> float:
     config = to_plain(cfg)
 
     datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize,
-                                 cfg.data.sample_with_replacement, seed=cfg.seed)
+                                 cfg.data.sample_with_replacement, seed=cfg.seed, num_classes=len(cfg.data.classes))
     module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
     logger = runs.lightning_logger(cfg)
     logger.log_hyperparams(runs.flatten(config))
