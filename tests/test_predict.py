@@ -1,5 +1,7 @@
+import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 from PIL import Image
 from torchvision.io import write_png
 
+from conftest import ROOT, huge_png, png_bytes
 from mnist_pipeline.data.images import read_images
 from mnist_pipeline.data.prepared import load_prepared
 from mnist_pipeline.download import download
@@ -64,3 +67,23 @@ def test_command_line(trained):
                           "--index", "0"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("test[0]: predicted ") and "probabilities [" in out
 
+
+def test_command_line_refuses_bad_input_in_one_line(trained, tmp_path):
+    _, checkpoint = trained
+    rows = zlib.compress(bytes(29 * 28))
+    (tmp_path / "short.png").write_bytes(png_bytes(28, 28, rows[:len(rows) // 2]))  # SIGSEGV in torchvision
+    (tmp_path / "folder").mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    cases = {  # arguments -> what the one line names
+        ("--image", str(tmp_path / "missing.png")): str(tmp_path / "missing.png"),
+        ("--image", str(tmp_path / "folder")): str(tmp_path / "folder"),
+        ("--image", str(tmp_path / "short.png")): str(tmp_path / "short.png"),
+        ("--image", str(huge_png(tmp_path / "huge.png"))): str(tmp_path / "huge.png"),
+        ("--index", "0", "99999"): "index 99999 is out of range",
+    }
+    for args, named in cases.items():
+        done = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(checkpoint), *args],
+                              capture_output=True, text=True, env=env)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode != 0 and "Traceback" not in done.stderr, (args, done.stderr)
+        assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0], (args, done.stderr)

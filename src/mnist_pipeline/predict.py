@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .core.cli import run_stage
+from .core.errors import PipelineError
 from .data.images import read_images
 from .data.prepared import load_prepared
 from .training.checkpoints import load_checkpoint
@@ -35,7 +36,12 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
         pixels, labels, names = read_images(images, invert), [None] * len(images), [str(p) for p in images]
     else:
         test_images, test_labels = load_prepared(Path(config["paths"]["prepared"]), "test", len(classes))
-        chosen = torch.tensor(indices or [0])
+        indices = indices or [0]
+        outside = [i for i in indices if not 0 <= i < len(test_images)]
+        if outside:
+            raise PipelineError(f"index {outside[0]} is out of range: the test set holds {len(test_images)} "
+                                f"images, indices 0..{len(test_images) - 1}")
+        chosen = torch.tensor(indices)
         pixels, labels = test_images[chosen], [classes[i] for i in test_labels[chosen].tolist()]
         names = [f"test[{i}]" for i in chosen.tolist()]
     logits = batched_logits(module.model, pixels, normalize)
