@@ -4,6 +4,8 @@ through the real download code, and configs composed from the real conf/."""
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import mlflow
@@ -54,6 +56,23 @@ def tiny_data_yaml(mirror: Path, sums: dict[str, str]) -> str:
             'classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]\n'
             f"val_size: {TINY['val']}\nsplit_seed: 0\nbatch_size: 50\n"
             "normalize: true\nsample_with_replacement: false\n")
+
+
+def png_bytes(width: int, height: int, idat: bytes, bit_depth: int = 8) -> bytes:
+    """A grayscale PNG written chunk by chunk, so tests can declare any size and hold any (broken) data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def huge_png(path: Path, side: int = 30000) -> Path:
+    """A valid all-black 1-bit side x side PNG: 30000x30000 pixels in about 110 KB, built row by row."""
+    row, packer = bytes(1 + (side + 7) // 8), zlib.compressobj(9)  # filter byte + packed bits
+    path.write_bytes(png_bytes(side, side, b"".join(packer.compress(row) for _ in range(side)) + packer.flush(),
+                               bit_depth=1))
+    return path
 
 
 def compose_config(overrides: list[str] | None = None, config_dir: Path = ROOT / "conf"):

@@ -1,13 +1,19 @@
+import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from torchvision.io import write_png
 
+from conftest import ROOT, huge_png, png_bytes
+from mnist_pipeline.data.images import read_images
 from mnist_pipeline.data.prepared import load_prepared
 from mnist_pipeline.download import download
-from mnist_pipeline.predict import predictions, read_images
+from mnist_pipeline.predict import predictions
 from mnist_pipeline.prepare import prepare
 from mnist_pipeline.train import train
 
@@ -40,11 +46,18 @@ def test_image_files_give_the_same_answer_as_the_tensor(trained, tmp_path):
     write_png(images[3].unsqueeze(0), str(tmp_path / "digit.png"))
     inverted = tmp_path / "paper.png"
     write_png((255 - images[3]).unsqueeze(0), str(inverted))
+    Image.fromarray(images[3].numpy().astype(np.uint16) * 257).save(tmp_path / "digit16.png")
+    ink = np.zeros((28, 28, 4), np.uint8)  # black ink whose opacity is the digit
+    ink[..., 3] = images[3].numpy()
+    Image.fromarray(ink, "RGBA").save(tmp_path / "ink.png")
     assert read_images([tmp_path / "digit.png"]).equal(images[3:4])
     from_file = predictions(checkpoint, images=[tmp_path / "digit.png"])[0]
     from_paper = predictions(checkpoint, images=[inverted], invert=True)[0]
+    from_16_bit = predictions(checkpoint, images=[tmp_path / "digit16.png"])[0]
+    from_ink = predictions(checkpoint, images=[tmp_path / "ink.png"], invert=True)[0]
     from_tensor = predictions(checkpoint, indices=[3])[0]
-    assert from_file["logits"] == from_tensor["logits"] == from_paper["logits"]
+    assert (from_file["logits"] == from_tensor["logits"] == from_paper["logits"] == from_16_bit["logits"]
+            == from_ink["logits"])
     assert from_file["true"] is None
 
 
@@ -53,3 +66,24 @@ def test_command_line(trained):
     out = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(checkpoint),
                           "--index", "0"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("test[0]: predicted ") and "probabilities [" in out
+
+
+def test_command_line_refuses_bad_input_in_one_line(trained, tmp_path):
+    _, checkpoint = trained
+    rows = zlib.compress(bytes(29 * 28))
+    (tmp_path / "short.png").write_bytes(png_bytes(28, 28, rows[:len(rows) // 2]))  # SIGSEGV in torchvision
+    (tmp_path / "folder").mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    cases = {  # arguments -> what the one line names
+        ("--image", str(tmp_path / "missing.png")): str(tmp_path / "missing.png"),
+        ("--image", str(tmp_path / "folder")): str(tmp_path / "folder"),
+        ("--image", str(tmp_path / "short.png")): str(tmp_path / "short.png"),
+        ("--image", str(huge_png(tmp_path / "huge.png"))): str(tmp_path / "huge.png"),
+        ("--index", "0", "99999"): "index 99999 is out of range",
+    }
+    for args, named in cases.items():
+        done = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(checkpoint), *args],
+                              capture_output=True, text=True, env=env)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode != 0 and "Traceback" not in done.stderr, (args, done.stderr)
+        assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0], (args, done.stderr)

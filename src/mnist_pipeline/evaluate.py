@@ -44,7 +44,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
         raise PipelineError(f"{checkpoint_path} records no MLflow run id; was it written by the train stage?")
     classes = list(cfg.data.classes)
     normalize = cfg.data.normalize
-    images, labels = load_prepared(Path(cfg.paths.prepared), "test")
+    images, labels = load_prepared(Path(cfg.paths.prepared), "test", len(classes))
     model = module.model.eval()  # eval mode is what torch.export captures in the logged model
     logits = batched_logits(model, images, normalize)
     result = classification_metrics(logits, labels, classes)

@@ -1,12 +1,13 @@
 """Show what a trained model sees: logits, softmax probabilities, predicted and true label.
 
     python -m mnist_pipeline.predict --index 0 1 2            test-set images by position
-    python -m mnist_pipeline.predict --image digit.png         image files (any size; grayscale)
+    python -m mnist_pipeline.predict --image digit.png         image files (any size up to 4096x4096)
     python -m mnist_pipeline.predict --checkpoint multirun/.../models/best.ckpt --index 7
 
 The checkpoint (default models/best.ckpt) carries its own config: class names, input scaling and
-where its prepared test set lies. Image files are resized to 28x28; MNIST digits are light on a
-dark background, so pass --invert for dark ink on white paper.
+where its prepared test set lies. Image files are read as a viewer shows them (transparency over
+white, 16-bit scaled to 8-bit), turned gray and resized to 28x28; MNIST digits are light on a dark
+background, so pass --invert for dark ink on white paper.
 """
 
 from __future__ import annotations
@@ -16,22 +17,13 @@ import json
 from pathlib import Path
 
 import torch
-from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2.functional import resize
 
 from .core.cli import run_stage
+from .core.errors import PipelineError
+from .data.images import read_images
 from .data.prepared import load_prepared
 from .training.checkpoints import load_checkpoint
 from .training.inference import batched_logits
-
-
-def read_images(paths: list[Path], invert: bool = False) -> torch.Tensor:
-    """Image files as uint8 [N, 28, 28] grayscale."""
-    images = []
-    for path in paths:
-        image = resize(decode_image(str(path), mode=ImageReadMode.GRAY), [28, 28], antialias=True)[0]
-        images.append(255 - image if invert else image)
-    return torch.stack(images)
 
 
 def predictions(checkpoint: Path, indices: list[int] | None = None, images: list[Path] | None = None,
@@ -43,8 +35,13 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
     if images:
         pixels, labels, names = read_images(images, invert), [None] * len(images), [str(p) for p in images]
     else:
-        test_images, test_labels = load_prepared(Path(config["paths"]["prepared"]), "test")
-        chosen = torch.tensor(indices or [0])
+        test_images, test_labels = load_prepared(Path(config["paths"]["prepared"]), "test", len(classes))
+        indices = indices or [0]
+        outside = [i for i in indices if not 0 <= i < len(test_images)]
+        if outside:
+            raise PipelineError(f"index {outside[0]} is out of range: the test set holds {len(test_images)} "
+                                f"images, indices 0..{len(test_images) - 1}")
+        chosen = torch.tensor(indices)
         pixels, labels = test_images[chosen], [classes[i] for i in test_labels[chosen].tolist()]
         names = [f"test[{i}]" for i in chosen.tolist()]
     logits = batched_logits(module.model, pixels, normalize)

@@ -66,7 +66,7 @@ def train(cfg: DictConfig) -> float:
     config = to_plain(cfg)
 
     datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize,
-                                 cfg.data.sample_with_replacement, seed=cfg.seed)
+                                 cfg.data.sample_with_replacement, seed=cfg.seed, num_classes=len(cfg.data.classes))
     module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
     extra = build_callbacks(config["callbacks"])
     logger = runs.lightning_logger(cfg, run_id=resumed.get("mlflow_run_id"))

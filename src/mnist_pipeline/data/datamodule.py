@@ -86,8 +86,9 @@ def batch_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, sh
 
 class MNISTDataModule(pl.LightningDataModule):
     def __init__(self, folder: str | Path, batch_size: int, normalize: bool = True,
-                 sample_with_replacement: bool = False, seed: int = 0):
+                 sample_with_replacement: bool = False, seed: int = 0, num_classes: int | None = None):
         super().__init__()
+        self.num_classes = num_classes  # when given, labels outside 0..num_classes-1 are refused on load
         self.seed = seed
         self.folder = Path(folder)
         self.batch_size = batch_size
@@ -99,7 +100,7 @@ class MNISTDataModule(pl.LightningDataModule):
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         for split in ("train", "val", "test"):
             if split not in self.splits:
-                images, labels = load_prepared(self.folder, split)
+                images, labels = load_prepared(self.folder, split, self.num_classes)
                 self.splits[split] = (images.to(device), labels.to(device))
 
     def train_dataloader(self) -> StatefulDataLoader:
