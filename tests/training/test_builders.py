@@ -1,0 +1,94 @@
+"""What configs may build: only the model zoo, torch optimizers and Lightning or project callbacks,
+checked before anything is imported or called. Checkpoints are files people share."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mnist_pipeline.core.errors import ConfigError
+from mnist_pipeline.models import SmallCNN
+from mnist_pipeline.training.builders import (
+    build_callbacks,
+    build_model,
+    check_trainer_keys,
+    optimizer_factory,
+)
+from mnist_pipeline.training.checkpoints import load_checkpoint
+
+ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
+
+
+def test_the_zoo_and_torch_optimizers_build():
+    model = build_model({"_target_": "mnist_pipeline.models.SmallCNN", "dropout": 0.1}, num_classes=10)
+    assert isinstance(model, SmallCNN)
+    assert isinstance(optimizer_factory(ADAM)(model.parameters()), torch.optim.Adam)
+    [callback] = build_callbacks({"status": {"_target_": "mnist_pipeline.training.callbacks.StatusLine",
+                                             "every_n_steps": 10, "template": "{step}"}})
+    assert callback.every_n_steps == 10
+
+
+def attack(folder):
+    """A target that would leave a trace on disk if it ever ran."""
+    return {"_target_": "os.makedirs", "name": str(folder / "pwned")}
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    (lambda tmp: attack(tmp), r"'model._target_' names 'os.makedirs', which is not allowed"),
+    (lambda tmp: {"_target_": "mnist_pipeline.models.SmallCNN", "dropout": attack(tmp)},
+     r"'model.dropout._target_' names 'os.makedirs'"),
+    (lambda tmp: {"_target_": "mnist_pipeline.models.init.apply_init"}, r"which is not a torch.nn.Module"),
+    (lambda tmp: {"_target_": "mnist_pipeline.models.SmallCNN", "dropuot": 0.1},
+     r"unknown key 'model.dropuot' \(did you mean 'model.dropout'\?\)"),
+])
+def test_a_model_config_can_build_only_the_zoo(tmp_path, spec, message):
+    with pytest.raises(ConfigError, match=message):
+        build_model(spec(tmp_path), num_classes=10)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_optimizers_and_callbacks_are_allow_listed(tmp_path):
+    with pytest.raises(ConfigError, match=r"'optimizer._target_' names 'torch.hub.load', which is not allowed"):
+        optimizer_factory({"_target_": "torch.hub.load", "repo_or_dir": "attacker/repo", "model": "x"})
+    with pytest.raises(ConfigError, match=r"names 'torch.optim.lr_scheduler.StepLR', which is not a torch.optim.Opt"):
+        optimizer_factory({"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 1})
+    with pytest.raises(ConfigError, match=r"'callbacks.evil._target_' names 'os.makedirs', which is not allowed"):
+        build_callbacks({"evil": attack(tmp_path)})
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_trainer_keys_are_those_lightning_takes():
+    check_trainer_keys({"max_epochs": 1, "accelerator": "cpu"})
+    with pytest.raises(ConfigError, match=r"unknown key 'trainer.max_epoch' \(did you mean 'trainer.max_epochs'\?\)"):
+        check_trainer_keys({"max_epoch": 1})
+
+
+def shared_checkpoint(path, model_spec):
+    """A checkpoint as someone might share it: real weights, and a config naming what to build."""
+    model = SmallCNN()
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+                "hyper_parameters": {"model": model_spec, "optimizer": ADAM, "num_classes": 10},
+                "pytorch-lightning_version": "2.6.6", "config": {}, "mlflow_run_id": "x"}, path)
+    return path
+
+
+def test_a_shared_checkpoint_cannot_run_code(tmp_path):
+    checkpoint = shared_checkpoint(tmp_path / "shared.ckpt",
+                                   {"_target_": "mnist_pipeline.models.SmallCNN", "dropout": attack(tmp_path)})
+    with pytest.raises(ConfigError, match=r"shared.ckpt: 'model.dropout._target_' names 'os.makedirs'"):
+        load_checkpoint(checkpoint)
+    assert not (tmp_path / "pwned").exists()
+
+    # The same through the command a user runs on a downloaded checkpoint: one line, nothing run.
+    hub = shared_checkpoint(tmp_path / "hub.ckpt", {"_target_": "torch.hub.load", "repo_or_dir": "attacker/x"})
+    result = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(hub), "--index", "0"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {hub}: 'model._target_' names 'torch.hub.load'")
+
+
+def test_a_good_shared_checkpoint_loads(tmp_path):
+    checkpoint = shared_checkpoint(tmp_path / "good.ckpt", {"_target_": "mnist_pipeline.models.SmallCNN"})
+    module, raw = load_checkpoint(checkpoint)
+    assert isinstance(module.model, SmallCNN) and raw["mlflow_run_id"] == "x"
