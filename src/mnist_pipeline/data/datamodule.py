@@ -30,9 +30,9 @@ class EpochSeededSampler(Sampler[int]):
     """A random order that depends only on (seed, epoch), with its position as state.
 
     Lightning calls set_epoch before each epoch and stores state_dict in checkpoints, so a run
-    resumed from any checkpoint, mid-epoch or at an epoch's end, draws the same batches as an
-    uninterrupted one. (A generator carried across epochs cannot be: a finished epoch's saved
-    state puts it back to that epoch's start.) with_replacement draws each index independently."""
+    resumed from a checkpoint, mid-epoch or at an epoch's end, draws the same batches as an
+    uninterrupted one. (A generator carried across epochs cannot: an ended epoch's saved state
+    puts it back to that epoch's start.) with_replacement draws each index independently."""
 
     def __init__(self, size: int, replacement: bool, seed: int) -> None:
         self.size, self.replacement, self.seed = size, replacement, seed
@@ -57,8 +57,10 @@ class EpochSeededSampler(Sampler[int]):
         return {"epoch": self.epoch, "yielded": self.yielded}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        if state["yielded"] < self.size:  # a finished epoch leaves nothing to resume
-            self.epoch, self._resume_at = state["epoch"], state["yielded"]
+        # Lightning calls set_epoch first: a state saved in the same epoch resumes it; one from an
+        # epoch that had ended (an epoch-end checkpoint) leaves the new epoch to start afresh.
+        if state["epoch"] == self.epoch:
+            self._resume_at = state["yielded"]
 
 
 def _as_is(batch):
