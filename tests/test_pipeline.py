@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
+import torch
+import yaml
 from mlflow import MlflowClient
 
 from conftest import FILES, ROOT, mlflow_client, tiny_data_yaml
@@ -92,6 +95,63 @@ def test_editing_a_library_file_reruns_the_stage_that_imports_it(repo):
     assert "Running stage 'download'" not in output
 
 
+def test_a_bad_parameter_fails_before_any_output_is_removed(repo):
+    sh(repo, "dvc", "repro")
+    checkpoints = {p.name: p.read_bytes() for p in (repo / "models").glob("*.ckpt")}
+    raw = {p.name: p.read_bytes() for p in (repo / "data" / "raw" / "tiny").glob("*.gz")}
+    params = (repo / "params.yaml").read_text()
+
+    def repro_with(section: str, key: str, value) -> str:
+        changed = yaml.safe_load(params)
+        changed[section][key] = value
+        (repo / "params.yaml").write_text(yaml.safe_dump(changed))
+        result = sh(repo, "dvc", "repro", check=False)
+        assert result.returncode != 0
+        return result.stdout + result.stderr
+
+    try:
+        message = "error: params.yaml: 'optimizer.lr' must be a positive number, got -1"
+        assert message in repro_with("optimizer", "lr", -1)
+        assert {p.name: p.read_bytes() for p in (repo / "models").glob("*.ckpt")} == checkpoints
+        assert "error: params.yaml: 'data.mirrors' must be a non-empty list" in repro_with("data", "mirrors", [])
+        assert {p.name: p.read_bytes() for p in (repo / "data" / "raw" / "tiny").glob("*.gz")} == raw
+    finally:
+        (repo / "params.yaml").write_text(params)
+
+
+def test_a_killed_training_resumes_through_dvc_in_the_same_run(repo):
+    sh(repo, "dvc", "repro")
+    previous = torch.load(repo / "models" / "last.ckpt", weights_only=True)["mlflow_run_id"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    dvc = subprocess.Popen(["dvc", "exp", "run", "-S", "trainer.max_epochs=4", "-S", "data.batch_size=10"],
+                           cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while True:  # until the new training's first resumable checkpoint replaces the old one
+        assert dvc.poll() is None and time.monotonic() < deadline, dvc.communicate()[0][-3000:]
+        try:
+            run_id = torch.load(repo / "models" / "last.ckpt", weights_only=True)["mlflow_run_id"]
+        except (OSError, RuntimeError):
+            run_id = previous
+        if run_id != previous:
+            break
+        time.sleep(0.05)
+    [training] = [p for p in psutil.Process(dvc.pid).children(recursive=True)
+                  if "mnist_pipeline.train" in " ".join(p.cmdline())]
+    training.kill()  # as the kernel's OOM killer would
+    assert dvc.wait(timeout=120) != 0
+    client = store(repo)
+    assert client.get_run(run_id).info.status == "RUNNING"  # nothing could close it
+
+    sh(repo, "dvc", "exp", "run", "-S", "trainer.max_epochs=4", "-S", "data.batch_size=10",
+       "-S", "resume_from=models/last.ckpt")
+    assert torch.load(repo / "models" / "last.ckpt", weights_only=True)["mlflow_run_id"] == run_id
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and "test_acc" in run.data.metrics  # evaluated too
+    steps = [m.step for m in client.get_metric_history(run_id, "val_acc")]
+    assert steps == sorted(set(steps)) and len(steps) == 4
+
+
 def test_dvc_exp_run_in_temp_copy_logs_to_root_store(repo):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "pipeline outputs", check=False)
@@ -152,7 +212,9 @@ def test_corrupt_mirror_file_is_caught_before_training(repo, tiny_mirror, tmp_pa
     shutil.copytree(mirror, bad)
     name = FILES["train_images"]
     (bad / name).write_bytes((bad / name).read_bytes()[:-100])
-    shutil.rmtree(repo / "data" / "raw", ignore_errors=True)  # force the download stage to fetch
+    # Force the download stage to fetch: outputs persist, and DVC would restore them from its cache.
+    shutil.rmtree(repo / "data" / "raw", ignore_errors=True)
+    shutil.rmtree(repo / ".dvc" / "cache", ignore_errors=True)
     client = store(repo)
     before = len(client.search_runs([client.get_experiment_by_name("mnist").experiment_id]))
 
