@@ -165,6 +165,25 @@ def test_a_sweep_whose_jobs_all_failed_leaves_a_failed_parent(optuna_sweep, tmp_
     assert run.data.params["sweep.overrides"] == "optimizer.lr=1,2"
 
 
+def test_a_failed_job_is_a_failed_child_and_the_parent_still_records_the_best(optuna_sweep, tmp_path):
+    folder, uri = optuna_sweep
+    result = run_sweep(folder, "optimizer.lr=1e-3,-1", f"hydra.sweep.dir={tmp_path}/multirun",
+                       "tracking.experiment_name=partly-failing")
+    assert result.returncode != 0  # the sweep did fail
+    client = client_for(uri)
+    experiment = client.get_experiment_by_name("partly-failing").experiment_id
+    [parent] = client.search_runs([experiment], "tags.sweep_role = 'parent'")
+    jobs = {r.info.run_name: r for r in client.search_runs([experiment])
+            if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert jobs["job-0"].info.status == "FINISHED"
+    assert jobs["job-1"].info.status == "FAILED"
+    assert "'optimizer.lr' must be a positive number, got -1" in jobs["job-1"].data.tags["error"]
+    assert parent.data.tags["best_run_id"] == jobs["job-0"].info.run_id
+    assert parent.data.tags["failed_jobs"] == "1" and "1 of 2 jobs failed" in parent.data.tags["mlflow.note.content"]
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")} >= {
+        "comparison/comparison.csv", "comparison/val_acc.png"}
+
+
 def test_a_sweep_that_cannot_work_stops_before_any_job(tmp_path):
     config = OmegaConf.create({"hydra": {
         "sweep": {"dir": str(tmp_path)}, "overrides": {"task": []}, "launcher": {"_target_": "basic"},

@@ -73,10 +73,12 @@ def best_run(children: pd.DataFrame, metric: str = BEST_METRIC) -> pd.Series | N
 
 def finish_parent_run(parent_run_id: str, comparison_dir: Path) -> pd.Series | None:
     """Record the best child on the parent (its metric, the params the sweep varied, its run id and
-    checkpoint), attach the comparison of all children, and mark the parent FINISHED
-    (FAILED when no child finished). Returns the best child."""
+    checkpoint) and how many jobs failed, attach the comparison of all children, and mark the parent
+    FINISHED (FAILED when no child finished). Returns the best child."""
     client = MlflowClient()
     children = child_runs(parent_run_id)
+    failed = int(children.status.isin(["FAILED", "KILLED"]).sum()) if not children.empty else 0
+    client.set_tag(parent_run_id, "failed_jobs", str(failed))
     best = best_run(children)
     if best is None:
         client.set_tag(parent_run_id, _NOTE, f"No job finished ({len(children)} jobs).")
@@ -87,7 +89,8 @@ def finish_parent_run(parent_run_id: str, comparison_dir: Path) -> pd.Series | N
     checkpoint = best.get("tags.best_checkpoint", "")
     note = (f"Best of {len(children)} jobs: run `{best.run_id}` ({best.get(run_table.RUN_NAME, '')}), "
             f"{BEST_METRIC} {best[f'metrics.{BEST_METRIC}']:.4f}, overrides "
-            f"`{best.get('tags.hydra_overrides', '')}`, checkpoint `{checkpoint}`.")
+            f"`{best.get('tags.hydra_overrides', '')}`, checkpoint `{checkpoint}`."
+            + (f" {failed} of {len(children)} jobs failed: see their `error` tags." if failed else ""))
     tags = [RunTag("best_run_id", best.run_id), RunTag("best_checkpoint", str(checkpoint)),
             RunTag("best_overrides", str(best.get("tags.hydra_overrides", ""))), RunTag(_NOTE, note)]
     metric = Metric(BEST_METRIC, float(best[f"metrics.{BEST_METRIC}"]), int(time.time() * 1000), 0)
@@ -104,6 +107,7 @@ class SweepParentRun(Callback):
 
     def __init__(self) -> None:
         self.run_id: str | None = None
+        self.comparison_dir: Path | None = None
         self.finished = False
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
@@ -114,14 +118,20 @@ class SweepParentRun(Callback):
             # in parallel on a new SQLite store, race to create it. Stop the sweep instead.
             raise SystemExit(f"error: the sweep's MLflow parent run could not be started: {err}") from err
         os.environ[runs.SWEEP_PARENT_ENV] = self.run_id
+        self.comparison_dir = Path(config.hydra.sweep.dir) / "comparison"
         # A failed job ends the sweep with an exception and on_multirun_end never runs.
-        atexit.register(self._mark_failed_if_unfinished)
+        atexit.register(self._finish_if_unfinished)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         os.environ.pop(runs.SWEEP_PARENT_ENV, None)
-        finish_parent_run(self.run_id, Path(config.hydra.sweep.dir) / "comparison")
+        finish_parent_run(self.run_id, self.comparison_dir)
         self.finished = True
 
-    def _mark_failed_if_unfinished(self) -> None:
+    def _finish_if_unfinished(self) -> None:
+        """The sweep stopped on a failed job: still record the best finished job, the comparison
+        and the failures on the parent."""
         if self.run_id and not self.finished:
-            MlflowClient().set_terminated(self.run_id, "FAILED")
+            try:
+                finish_parent_run(self.run_id, self.comparison_dir)
+            except Exception:  # at exit nothing may be raised; never leave the parent RUNNING
+                MlflowClient().set_terminated(self.run_id, "FAILED")
