@@ -1,13 +1,46 @@
 """The params command: params.yaml is the composition of conf/."""
 
+import io
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
 from conftest import ROOT
 from mnist_pipeline.params import check, compose
 
 
-def test_params_yaml_matches_conf():
-    """Fails when someone edits conf/ without regenerating params.yaml (dvc repro never does)."""
-    diff = check(ROOT)
+def committed_diff(repo: Path, folder: Path) -> list[str]:
+    """check() on the committed conf/ and params.yaml (HEAD), whatever the working copy holds: a
+    `dvc exp run -S ...` rewrites params.yaml in the workspace, and must not fail the tests."""
+    archive = subprocess.run(["git", "archive", "HEAD", "conf", "params.yaml"], cwd=repo,
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return check(folder)
+
+
+def test_params_yaml_matches_conf(tmp_path):
+    """Fails when someone commits a conf/ change without regenerating params.yaml (dvc repro never does)."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing committed to compare")
+    diff = committed_diff(ROOT, tmp_path)
     assert diff == [], "\n".join(diff)
+
+
+def test_an_experiment_applied_to_the_workspace_does_not_count(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "conf", repo / "conf")
+    compose(repo / "params.yaml", [], repo)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "conf"], cwd=repo, check=True)
+    compose(repo / "params.yaml", ["data.mirrors=[file:///somewhere/]"], repo)  # what `dvc exp run -S` leaves
+
+    assert check(repo) != []  # the working copy differs, as after the README's offline route
+    assert committed_diff(repo, tmp_path / "head") == []
 
 
 def test_check_reports_a_stale_params_file(tmp_path):

@@ -12,14 +12,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .core.cli import run_stage
+from .core.errors import PipelineError
 from .data.mnist_5k import NAMES, build
 
 
 def main() -> None:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "data/mirrors/mnist_5k")
-    for key, digest in build(folder).items():
+    try:
+        written = build(folder)
+    except OSError as err:
+        raise PipelineError(f"{folder}: cannot write the mirror ({err.strerror or err})") from None
+    for key, digest in written.items():
         print(f"{folder / NAMES[key]}  sha256 {digest}  ({key})")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -16,14 +16,26 @@ import tempfile
 from pathlib import Path
 
 from dvc.utils.hydra import compose_and_dump
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from .core.config import PARAMS_FILE
+from .core.atomic import atomic_path
+from .core.cli import run_stage
+from .core.config import PARAMS_FILE, load_params
+from .core.errors import ConfigError
 from .core.project import project_root
 
 
 def compose(output: Path, overrides: list[str], root: Path) -> None:
-    compose_and_dump(output, str(root / "conf"), None, "config", str(root), overrides)
+    """Write the composition of conf/ with overrides to output, only once it composes and passes
+    the checks the stages apply: a bad override never leaves a params.yaml behind."""
+    with atomic_path(output, keep_suffix=True) as tmp:  # DVC's writer picks the format by suffix
+        try:
+            compose_and_dump(tmp, str(root / "conf"), None, "config", str(root), overrides)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise ConfigError(f"conf/ with overrides {overrides}: {str(err).splitlines()[0]}") from None
+        load_params(tmp, source=output.name)
 
 
 def check(root: Path) -> list[str]:
@@ -55,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yields a temporary path beside `path` to write to; renames it into place only when the
-    block succeeds, so an interrupted write never leaves a file that passes for complete."""
+    block succeeds, so an interrupted write never leaves a file that passes for complete.
+    keep_suffix ends the temporary name with path's suffix, for writers that choose a format by it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part" + (path.suffix if keep_suffix else ""))
     try:
         yield tmp
         os.replace(tmp, path)

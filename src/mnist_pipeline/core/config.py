@@ -18,13 +18,18 @@ FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> DictConfig:
-    """params.yaml as a DictConfig, validated."""
+def load_params(path: str | Path = PARAMS_FILE, source: str | None = None) -> DictConfig:
+    """params.yaml as a DictConfig, validated; errors name `source` (default: the path)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path} not found: run `python -m mnist_pipeline.params` to create it from conf/")
-    cfg = OmegaConf.load(path)
-    validate(cfg, source=str(path))
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as err:  # not YAML, or YAML OmegaConf cannot hold
+        raise ConfigError(f"{source or path}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(f"{source or path}: expected a mapping of keys, got {type(cfg).__name__}")
+    validate(cfg, source=source or str(path))
     return cfg
 
 
