@@ -44,3 +44,16 @@ def test_load_params_names_file_and_key(tmp_path):
     OmegaConf.save(cfg, tmp_path / "params.yaml")
     with pytest.raises(ConfigError, match=r"params.yaml: missing key 'optimizer.lr'"):
         load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(("section", "key", "message"), [
+    (None, "sed", r"unknown key 'sed' \(did you mean 'seed'\?\)"),
+    ("data", "batchsize", r"unknown key 'data.batchsize' \(did you mean 'data.batch_size'\?\)"),
+    ("tracking", "uri", r"unknown key 'tracking.uri'"),
+])
+def test_an_unknown_key_in_params_yaml_names_it(tmp_path, section, key, message):
+    cfg = OmegaConf.to_container(compose_config())
+    (cfg[section] if section else cfg)[key] = 1
+    OmegaConf.save(cfg, tmp_path / "params.yaml")
+    with pytest.raises(ConfigError, match=f"params.yaml: {message}"):
+        load_params(tmp_path / "params.yaml")
