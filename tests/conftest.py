@@ -96,7 +96,7 @@ def tiny_overrides(folder: Path) -> list[str]:
     return [
         "data=tiny",
         f"paths.raw={folder}/data/raw", f"paths.prepared={folder}/data/prepared",
-        f"paths.models={folder}/models", f"paths.reports={folder}/reports",
+        f"paths.models={folder}/models", f"paths.reports={folder}/reports", f"paths.checkpoints={folder}/checkpoints",
         f"tracking.tracking_uri=sqlite:///{folder}/mlflow.db",
     ]
 

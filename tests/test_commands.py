@@ -27,7 +27,7 @@ def run(folder, *args):
      "error: no experiment 'none'"),
     (["mnist_pipeline.params", "optimizer.lr=-1"], "error: params.yaml: 'optimizer.lr' must be a positive number"),
     (["mnist_pipeline.train", f"--config-dir={ROOT / 'conf'}", "optimizer.lr=-1"],
-     "error: config: 'optimizer.lr' must be a positive number"),
+     "error: conf/: 'optimizer.lr' must be a positive number"),
     (["mnist_pipeline.train", f"--config-dir={ROOT / 'conf'}", "resume_from=broken.ckpt"],
      "error: broken.ckpt is not a readable checkpoint"),
     (["mnist_pipeline.mirror_mnist_5k", "/proc/mirror"], "error: /proc/mirror: cannot write the mirror"),

@@ -34,6 +34,7 @@ def prepared(tiny_cfg):
 def start_training(cfg, folder: Path, *overrides: str) -> subprocess.Popen:
     """`python -m mnist_pipeline.train` on the tiny data, checkpoints in folder/models."""
     args = ["data=tiny", f"paths.prepared={cfg.paths.prepared}", f"paths.models={folder}/models",
+            f"paths.checkpoints={cfg.paths.checkpoints}",
             f"paths.reports={folder}/reports", f"tracking.tracking_uri={cfg.tracking.tracking_uri}",
             f"hydra.run.dir={folder}/hydra", *overrides]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -42,22 +43,24 @@ def start_training(cfg, folder: Path, *overrides: str) -> subprocess.Popen:
                             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+def resumable_checkpoint(cfg, process: subprocess.Popen, timeout: float = 120) -> Path:
+    """The running training's first resumable checkpoint, <paths.checkpoints>/<run id>/last.ckpt."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"training ended before {path} appeared: {process.communicate()[1][-2000:]}"
-        assert time.monotonic() < deadline, f"{path} did not appear"
+    while not (found := list(Path(cfg.paths.checkpoints).glob("*/last.ckpt"))):
+        assert process.poll() is None, f"training ended before any checkpoint: {process.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.02)
+    return found[0]
 
 
-def interrupted(cfg, folder: Path, sig: int, *overrides: str) -> subprocess.CompletedProcess:
-    """A training sent `sig` once its first resumable checkpoint exists."""
+def interrupted(cfg, folder: Path, sig: int, *overrides: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """A training sent `sig` once its first resumable checkpoint exists; and that checkpoint."""
     folder.mkdir(parents=True, exist_ok=True)
     process = start_training(cfg, folder, "trainer.max_epochs=30", *overrides)
-    wait_for(folder / "models" / "last.ckpt", process)
+    checkpoint = resumable_checkpoint(cfg, process)
     process.send_signal(sig)
     out, err = process.communicate(timeout=120)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err), checkpoint
 
 
 def only_run(cfg) -> tuple[MlflowClient, object]:
@@ -69,16 +72,18 @@ def only_run(cfg) -> tuple[MlflowClient, object]:
 @pytest.mark.parametrize(("sig", "code", "reason"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
 def test_sigterm_and_ctrl_c_exit_non_zero_and_mark_the_run_killed(prepared, tmp_path, sig, code, reason):
     cfg = prepared()
-    result = interrupted(cfg, tmp_path / "job", sig, "data.batch_size=10")
+    result, checkpoint = interrupted(cfg, tmp_path / "job", sig, "data.batch_size=10")
     assert result.returncode == code, result.stderr[-2000:]
     client, run = only_run(cfg)
     assert run.info.status == "KILLED" and reason in run.data.tags["error"]
-    assert torch.load(tmp_path / "job" / "models" / "last.ckpt", weights_only=True)["mlflow_run_id"] == run.info.run_id
+    assert checkpoint.parent.name == run.info.run_id and f"resume with resume_from={checkpoint}" in result.stderr
+    assert torch.load(checkpoint, weights_only=True)["mlflow_run_id"] == run.info.run_id
+    assert not (tmp_path / "job" / "models").exists()  # models/ holds finished trainings only
 
 
 def test_a_run_left_running_by_sigkill_is_marked_killed_by_the_next(prepared, tmp_path):
     cfg = prepared()
-    result = interrupted(cfg, tmp_path / "killed", signal.SIGKILL, "data.batch_size=10")
+    result, _ = interrupted(cfg, tmp_path / "killed", signal.SIGKILL, "data.batch_size=10")
     assert result.returncode == -signal.SIGKILL
     client, killed = only_run(cfg)
     assert killed.info.status == "RUNNING"  # nothing could close it
@@ -98,22 +103,22 @@ def test_resume_after_a_kill_continues_the_run_and_ends_with_the_same_weights(pr
 
     (tmp_path / "killed").mkdir()
     process = start_training(cfg, tmp_path / "killed", *epochs)
-    wait_for(tmp_path / "killed" / "models" / "last.ckpt", process)
+    checkpoint = resumable_checkpoint(cfg, process)
     process.kill()
     process.wait()
-    last = tmp_path / "killed" / "models" / "last.ckpt"
-    run_id = torch.load(last, weights_only=True)["mlflow_run_id"]
-    resumed = start_training(cfg, tmp_path / "killed", *epochs, f"resume_from={last}")
+    run_id = checkpoint.parent.name
+    resumed = start_training(cfg, tmp_path / "killed", *epochs, f"resume_from={checkpoint}")
     assert resumed.wait(timeout=300) == 0, resumed.communicate()[1][-2000:]
 
-    final = torch.load(last, weights_only=True)
+    final = torch.load(tmp_path / "killed" / "models" / "last.ckpt", weights_only=True)
     assert final["mlflow_run_id"] == run_id  # the same MLflow run, continued
     expected = torch.load(tmp_path / "whole" / "models" / "last.ckpt", weights_only=True)["state_dict"]
     assert all(torch.equal(final["state_dict"][k], expected[k]) for k in expected)
+    assert not checkpoint.parent.exists()  # a finished training's in-progress folder goes
 
     client = mlflow_client(cfg.tracking.tracking_uri)
     run = client.get_run(run_id)
-    assert run.info.status == "FINISHED" and run.data.tags["resumed_from"] == str(last)
+    assert run.info.status == "FINISHED" and run.data.tags["resumed_from"] == str(checkpoint)
     steps = [m.step for m in client.get_metric_history(run_id, "val_acc")]
     assert steps == sorted(set(steps)) and len(steps) == 4  # one point per epoch, none twice
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 import time
 import warnings
@@ -24,17 +23,18 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .core.atomic import write_text
 from .core.config import to_plain, validate
-from .core.errors import ConfigError, PipelineError
+from .core.errors import PipelineError
+from .core.project import project_root
 from .data.datamodule import MNISTDataModule
 from .tracking import runs
 from .training.builders import build_callbacks, check_training_config
 from .training.callbacks import Provenance, RngState, Throughput, ValidateLastStep
-from .training.checkpoints import AtomicCheckpointIO, read_checkpoint
+from .training.checkpoints import AtomicCheckpointIO, publish_checkpoints, resume_checkpoint
 from .training.classifier import Classifier
+from .training.interrupts import outcome
 from .training.summary import count_parameters, hardware, model_summary
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,20 @@ log = logging.getLogger(__name__)
 
 def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def config_source() -> str:
+    """What error messages name: params.yaml when DVC runs the stage, else conf/'s composition."""
+    if not HydraConfig.initialized():
+        return "config"
+    name = HydraConfig.get().job.config_name
+    return f"{name}.yaml" if name == "params" else "conf/"
+
+
+def in_progress_dir(cfg: DictConfig, run_id: str) -> Path:
+    """Where a running training keeps its resumable checkpoints: <paths.checkpoints>/<run id>, the
+    folder counted from the project root (DVC's experiment copies included)."""
+    return project_root() / cfg.paths.checkpoints / run_id
 
 
 def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
@@ -54,9 +68,10 @@ def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
 
 def train(cfg: DictConfig) -> float:
     try:
-        validate(cfg)
-        check_training_config(cfg)
-        resumed = resume_point(cfg)
+        source = config_source()
+        validate(cfg, source)
+        check_training_config(cfg, source)
+        resumed = resume_checkpoint(cfg.resume_from, to_plain(cfg.model)) if cfg.resume_from else {}
     except PipelineError as err:
         if in_sweep():  # every job of a sweep shows up under its parent, failed ones too
             runs.failed_job_run(cfg, str(err))
@@ -73,11 +88,11 @@ def train(cfg: DictConfig) -> float:
     try:
         return _fit(cfg, config, module, datamodule, extra, logger, models_dir, reports_dir)
     except BaseException as err:
-        status, code, reason = interruption(err)
+        status, code, reason = outcome(err)
         runs.end_run(logger.run_id, status, reason)
         if code:
-            log.error("%s: MLflow run %s marked %s; resume with resume_from=%s", reason, logger.run_id, status,
-                      models_dir / "last.ckpt")
+            print(f"{reason}: MLflow run {logger.run_id} marked {status}; resume with "
+                  f"resume_from={in_progress_dir(cfg, logger.run_id) / 'last.ckpt'}", file=sys.stderr)
             raise SystemExit(code) from None
         raise
 
@@ -93,9 +108,11 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     log.info("model summary\n%s", summary)
     logger.experiment.log_text(logger.run_id, summary, "model_summary.txt")
 
-    # best.ckpt by validation accuracy; last.ckpt after every validation too, so a killed run resumes
-    # from its latest validated state. Both are written atomically.
-    best = ModelCheckpoint(dirpath=models_dir, filename="best", monitor="val_acc", mode="max",
+    # While training: best.ckpt by validation accuracy and last.ckpt after every validation, written
+    # atomically to the run's own folder, so a killed run resumes from its latest validated state and
+    # never touches models/ (the last good, finished training's) until it has finished itself.
+    running_dir = in_progress_dir(cfg, logger.run_id)
+    best = ModelCheckpoint(dirpath=running_dir, filename="best", monitor="val_acc", mode="max",
                            enable_version_counter=False, save_last=True)
     throughput = Throughput()
     trainer = pl.Trainer(**config["trainer"], logger=logger, default_root_dir=models_dir,
@@ -109,7 +126,8 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
         started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume_from)
         wall = time.perf_counter() - started
-    trainer.save_checkpoint(models_dir / "last.ckpt")  # the final weights, whatever the validation cadence
+    trainer.save_checkpoint(running_dir / "last.ckpt")  # the final weights, whatever the validation cadence
+    publish_checkpoints(running_dir, models_dir)
 
     metrics = {
         "best_val_acc": float(best.best_model_score),
@@ -120,34 +138,10 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     }
     logger.log_metrics({"best_val_acc": metrics["best_val_acc"], "fit_seconds": wall})
     # Lets a sweep's parent run point at its best job's model.
-    logger.experiment.set_tag(logger.run_id, "best_checkpoint", str(Path(best.best_model_path).resolve()))
+    logger.experiment.set_tag(logger.run_id, "best_checkpoint", str((models_dir / "best.ckpt").resolve()))
     write_text(reports_dir / "train_metrics.json", json.dumps(metrics, indent=2) + "\n")
     log.info("train: %s (MLflow run %s)", metrics, logger.run_id)
     return metrics["best_val_acc"]
-
-
-def resume_point(cfg: DictConfig) -> dict:
-    """The checkpoint resume_from names (empty without one), checked before anything starts:
-    it must load as data and hold the same model."""
-    if not cfg.resume_from:
-        return {}
-    path = Path(cfg.resume_from)
-    checkpoint = read_checkpoint(path)
-    saved_model = (checkpoint.get("config") or {}).get("model")
-    if saved_model != to_plain(cfg.model):
-        raise ConfigError(f"resume_from: {path} holds model {saved_model}, "
-                          f"but the config asks for {to_plain(cfg.model)}")
-    return checkpoint
-
-
-def interruption(err: BaseException) -> tuple[str, int | None, str]:
-    """(run status, exit code or None to re-raise, reason) for an exception out of fit."""
-    if isinstance(err, SIGTERMException):  # Lightning finishes the batch, then raises this (exit code 0)
-        return "KILLED", 128 + signal.SIGTERM, "stopped by SIGTERM"
-    if isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit)
-                                             and isinstance(err.__context__, KeyboardInterrupt)):
-        return "KILLED", 128 + signal.SIGINT, "stopped by Ctrl-C (SIGINT)"  # Lightning turns it into exit(1)
-    return "FAILED", None, f"{type(err).__name__}: {err}"
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="config")

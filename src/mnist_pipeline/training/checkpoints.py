@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..core.atomic import atomic_path
 from ..core.config import check_buildable
-from ..core.errors import PipelineError
+from ..core.errors import ConfigError, PipelineError
 from .classifier import Classifier
 
 
@@ -47,3 +48,22 @@ def load_checkpoint(path: Path) -> tuple[Classifier, dict]:
     check_buildable(hparams.get("optimizer"), "optimizer", source=str(path))
     module = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     return module, checkpoint
+
+
+def resume_checkpoint(path: str | Path, model: dict) -> dict:
+    """The checkpoint a training resumes from, checked before anything starts: it must load as data
+    and hold the model the config asks for."""
+    checkpoint = read_checkpoint(Path(path))
+    saved = (checkpoint.get("config") or {}).get("model")
+    if saved != model:
+        raise ConfigError(f"resume_from: {path} holds model {saved}, but the config asks for {model}")
+    return checkpoint
+
+
+def publish_checkpoints(running_dir: Path, models_dir: Path) -> None:
+    """A finished training's best.ckpt and last.ckpt, copied whole into models_dir; then its
+    in-progress folder goes."""
+    for name in ("best.ckpt", "last.ckpt"):
+        with atomic_path(models_dir / name) as tmp:
+            shutil.copyfile(running_dir / name, tmp)
+    shutil.rmtree(running_dir)
