@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,8 @@ def load_checkpoint(path: Path) -> tuple[Classifier, dict]:
     check_buildable(hparams.get("optimizer"), "optimizer", source=str(path))
     module = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     return module, checkpoint
+
+
+def checkpoint_sha256(path: Path) -> str:
+    """The checkpoint file's content hash, which identifies the model version registered from it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,73 @@
+"""The evaluate stage on real tiny trainings: what it registers, and when the champion moves."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import mlflow_client
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.download import download
+from mnist_pipeline.evaluate import evaluate
+from mnist_pipeline.prepare import prepare
+from mnist_pipeline.train import train
+from mnist_pipeline.training.builders import build_model
+from mnist_pipeline.training.checkpoints import load_checkpoint
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
+
+
+def trained(cfg) -> Path:
+    download(cfg)
+    prepare(cfg)
+    train(cfg)
+    return Path(cfg.paths.models) / "best.ckpt"
+
+
+def registry(cfg):
+    client = mlflow_client(cfg.tracking.tracking_uri)
+    return client, cfg.tracking.registered_model_name
+
+
+def test_rerun_reuses_the_registered_version(tiny_cfg):
+    cfg = tiny_cfg()
+    checkpoint = trained(cfg)
+    first = evaluate(cfg, checkpoint)
+    (Path(cfg.paths.reports) / "metrics.json").unlink()
+    second = evaluate(cfg, checkpoint)
+
+    client, name = registry(cfg)
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
+    assert first["model_version"] == second["model_version"] == 1
+    assert client.get_model_version(name, "1").run_id == torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
+    assert first["champion"] and second["champion"]  # still the champion, not demoted by an equal score
+    written = json.loads((Path(cfg.paths.reports) / "metrics.json").read_text())  # still checked and written
+    assert written["registry_test_acc"] == pytest.approx(first["test_acc"])
+    # An epoch-based recipe: one learning-curve row per epoch.
+    with open(Path(cfg.paths.reports) / "plots" / "learning_curves.csv") as rows:
+        table = list(csv.DictReader(rows))
+    assert [row["epoch"] for row in table] == ["1", "2"]
+    assert all(row[name] for row in table for name in ("train_loss", "val_loss", "train_acc", "val_acc"))
+
+
+def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
+    cfg = tiny_cfg("tracking.champion_min_accuracy=1.01")  # registered, never champion
+    checkpoint = trained(cfg)
+    evaluate(cfg, checkpoint)
+    client, name = registry(cfg)
+    # Someone replaces the registered model's weights on disk with an untrained model's.
+    pt2 = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://")) / "data" / "model.pt2"
+    assert pt2.is_file()
+    module, _ = load_checkpoint(checkpoint)
+    untrained = build_model(module.hparams.model, num_classes=10)
+    batch = ({0: torch.export.Dim.DYNAMIC},)  # any batch size, as the logged model takes
+    torch.export.save(torch.export.export(untrained.eval(), (torch.zeros(2, 1, 28, 28),), dynamic_shapes=batch), pt2)
+
+    cfg.tracking.champion_min_accuracy = 0.0  # would now be promoted, if it were checked after
+    with pytest.raises(PipelineError, match=f"model {name} v1 from the registry scores") as err:
+        evaluate(cfg, checkpoint)
+    assert "\n" not in str(err.value)
+    assert name not in {m.name for m in client.search_registered_models() if m.aliases}
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
