@@ -1,4 +1,4 @@
-"""The evaluate stage on real tiny trainings: what it registers, and when the champion moves."""
+"""The evaluate stage on real tiny trainings: what it scores with, what it refuses, what it registers."""
 
 import csv
 import json
@@ -6,15 +6,20 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
+from omegaconf import open_dict
 
 from conftest import mlflow_client
 from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.data.inputs import to_model_input
+from mnist_pipeline.data.prepared import load_prepared
 from mnist_pipeline.download import download
 from mnist_pipeline.evaluate import evaluate
 from mnist_pipeline.prepare import prepare
 from mnist_pipeline.train import train
 from mnist_pipeline.training.builders import build_model
 from mnist_pipeline.training.checkpoints import load_checkpoint
+from mnist_pipeline.training.inference import batched_logits
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
@@ -71,3 +76,37 @@ def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
     assert "\n" not in str(err.value)
     assert name not in {m.name for m in client.search_registered_models() if m.aliases}
     assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
+
+
+def test_scores_with_the_settings_the_checkpoint_was_trained_with(tiny_cfg):
+    letters = list("abcdefghij")
+    train_cfg = tiny_cfg("data.normalize=false", f"data.classes=[{','.join(letters)}]")
+    checkpoint = trained(train_cfg)
+    cfg = tiny_cfg()  # params.yaml now says normalize: true, classes 0-9
+    metrics = evaluate(cfg, checkpoint)
+
+    module, _ = load_checkpoint(checkpoint)
+    images, labels = load_prepared(Path(cfg.paths.prepared), "test")
+    raw = batched_logits(module.model, images, normalize=False)
+    assert metrics["test_loss"] == pytest.approx(F.cross_entropy(raw, labels).item(), rel=1e-5)
+    assert metrics["registry_test_acc"] == pytest.approx(metrics["test_acc"], abs=1e-6)
+    assert list(metrics["per_class"]) == letters
+    assert to_model_input(images[:1], False).max() > 1  # raw pixels really differ from scaled ones
+
+
+def test_refuses_a_checkpoint_trained_on_another_dataset(tiny_cfg):
+    cfg = tiny_cfg("trainer.max_epochs=1")
+    checkpoint = trained(cfg)
+    other_name = tiny_cfg("trainer.max_epochs=1")
+    with open_dict(other_name):
+        other_name.data.name = "mnist"
+    with pytest.raises(PipelineError, match="trained on dataset tiny .* but params.yaml's test set is mnist") as err:
+        evaluate(other_name, checkpoint)
+    assert "\n" not in str(err.value) and str(checkpoint) in str(err.value)
+
+    other_files = tiny_cfg("trainer.max_epochs=1")  # same name, different content
+    other_files.data.files.test_labels.sha256 = "0" * 64
+    with pytest.raises(PipelineError, match="trained on dataset tiny .* but params.yaml's test set is tiny"):
+        evaluate(other_files, checkpoint)
+    client, _ = registry(cfg)
+    assert client.search_model_versions() == []  # refused before anything was registered

@@ -5,8 +5,10 @@ register the model in the MLflow Model Registry (once per checkpoint file: a re-
 
 Writes reports/metrics.json (DVC metrics), reports/plots/confusion.csv (DVC's `confusion`
 template), reports/plots/learning_curves.csv and PNGs of the confusion matrix, learning curves and
-misclassified images. Once the registered version loads back and scores the same, moves the
-`champion` alias to it only if it beats the current champion and passes tracking.champion_min_accuracy.
+misclassified images. The checkpoint is scored with the classes and input scaling it was trained
+with, and refused when params.yaml's dataset is another. Once the registered version loads back and
+scores the same, moves the `champion` alias to it only if it beats the current champion and passes
+tracking.champion_min_accuracy.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import mlflow
 import torch
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
+from omegaconf import OmegaConf
 
 from .core.atomic import write_text
 from .core.cli import run_stage
@@ -29,7 +32,7 @@ from .data.inputs import to_model_input
 from .data.prepared import load_prepared
 from .reports import plots
 from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
-from .tracking import registry, store
+from .tracking import registry, runs, store
 from .tracking.queries import learning_history
 from .training.checkpoints import checkpoint_sha256, load_checkpoint
 from .training.inference import batched_logits
@@ -39,11 +42,12 @@ log = logging.getLogger(__name__)
 
 def evaluate(cfg, checkpoint_path: Path) -> dict:
     module, checkpoint = load_checkpoint(checkpoint_path)
-    run_id = checkpoint.get("mlflow_run_id")
-    if not run_id:
-        raise PipelineError(f"{checkpoint_path} records no MLflow run id; was it written by the train stage?")
-    classes = list(cfg.data.classes)
-    normalize = cfg.data.normalize
+    run_id, trained = checkpoint.get("mlflow_run_id"), checkpoint.get("config")
+    if not run_id or not trained:
+        raise PipelineError(f"{checkpoint_path} records no MLflow run id or config; was it written by the train stage?")
+    # Score with the classes and input scaling the model was trained with, on the same dataset.
+    runs.check_same_dataset(OmegaConf.create(trained), cfg, str(checkpoint_path))
+    classes, normalize = list(trained["data"]["classes"]), trained["data"]["normalize"]
     images, labels = load_prepared(Path(cfg.paths.prepared), "test", len(classes))
     model = module.model.eval()  # eval mode is what torch.export captures in the logged model
     logits = batched_logits(model, images, normalize)
