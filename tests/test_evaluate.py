@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from omegaconf import open_dict
 
 from conftest import mlflow_client
+from mnist_pipeline import compare
 from mnist_pipeline.core.errors import PipelineError
 from mnist_pipeline.data.inputs import to_model_input
 from mnist_pipeline.data.prepared import load_prepared
@@ -110,3 +111,25 @@ def test_refuses_a_checkpoint_trained_on_another_dataset(tiny_cfg):
         evaluate(other_files, checkpoint)
     client, _ = registry(cfg)
     assert client.search_model_versions() == []  # refused before anything was registered
+
+
+def test_learning_curves_pair_points_by_the_step_they_were_logged_at(tiny_cfg, tmp_path):
+    # 1,000 training images in batches of 40: 25 steps an epoch, so validation (every 10 steps) and
+    # the per-epoch training metrics fall on different steps.
+    cfg = tiny_cfg("experiment=mechanics101", "trainer.max_steps=30", "trainer.val_check_interval=10",
+                   "data.batch_size=40")
+    checkpoint = trained(cfg)
+    evaluate(cfg, checkpoint.with_name("last.ckpt"))
+
+    with open(Path(cfg.paths.reports) / "plots" / "learning_curves.csv") as rows:
+        table = list(csv.DictReader(rows))
+    assert [(row["step"], row["epoch"]) for row in table] == [("10", "1"), ("20", "1"), ("25", "1"), ("30", "2")]
+    for name, steps in {"val_acc": ["10", "20", "30"], "val_loss": ["10", "20", "30"],
+                        "train_acc": ["25", "30"], "train_loss": ["25", "30"]}.items():
+        assert [row["step"] for row in table if row[name]] == steps, name
+
+    # compare keys its curves the same way (its val_acc.png is checked by eye).
+    run_id = torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
+    compare.main(["--runs", run_id, "--tracking-uri", cfg.tracking.tracking_uri, "--experiment",
+                  cfg.tracking.experiment_name, "--out", str(tmp_path / "compare")])
+    assert (tmp_path / "compare" / "val_acc.png").stat().st_size > 0

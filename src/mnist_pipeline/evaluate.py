@@ -33,7 +33,7 @@ from .data.prepared import load_prepared
 from .reports import plots
 from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
 from .tracking import registry, runs, store
-from .tracking.queries import learning_history
+from .tracking.queries import metric_curves
 from .training.checkpoints import checkpoint_sha256, load_checkpoint
 from .training.inference import batched_logits
 
@@ -58,11 +58,11 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     plot_dir.mkdir(parents=True, exist_ok=True)
     store.setup(cfg)
     client = MlflowClient()
-    history = learning_history(client, run_id)
+    unit, curves = metric_curves(client, [run_id])
     write_confusion_csv(labels, preds, classes, plot_dir / "confusion.csv")
-    write_history_csv(history, plot_dir / "learning_curves.csv")
+    write_history_csv(curves, unit, plot_dir / "learning_curves.csv")
     plots.confusion_matrix_png(result["confusion_matrix"], classes, plot_dir / "confusion_matrix.png")
-    plots.learning_curves_png(history, plot_dir / "learning_curves.png")
+    plots.learning_curves_png(curves, unit, plot_dir / "learning_curves.png")
     plots.misclassified_png(images, labels, preds, classes, plot_dir / "misclassified.png")
 
     name, digest = cfg.tracking.registered_model_name, checkpoint_sha256(checkpoint_path)
