@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from .core.cli import run_stage
@@ -53,7 +54,8 @@ def compare(args: argparse.Namespace):
     runs = queries.select_runs(cfg.tracking.experiment_name, sweep=sweep, run_ids=args.runs)
     rows = run_table.table(runs, args.metric, args.params)
     title = f"Sweep {sweep[:8]}" if sweep else f"{len(rows)} runs of {cfg.tracking.experiment_name}"
-    files = run_table.write(rows, queries.val_acc_curves(rows.run_id), args.out, title)
+    curves = queries.metric_curves(MlflowClient(), rows.run_id, ["val_acc"])
+    files = run_table.write(rows, curves, args.out, title)
     print(rows.to_markdown(index=False, floatfmt=".4f"))
     print("wrote " + ", ".join(str(path) for path in files))
     if sweep:

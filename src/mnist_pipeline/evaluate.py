@@ -1,12 +1,14 @@
 """Stage 4: evaluate the trained checkpoint on the test set, log it all to the training run, and
-register the model in the MLflow Model Registry.
+register the model in the MLflow Model Registry (once per checkpoint file: a re-run reuses its version).
 
     python -m mnist_pipeline.evaluate [--checkpoint PATH]        (reads params.yaml)
 
 Writes reports/metrics.json (DVC metrics), reports/plots/confusion.csv (DVC's `confusion`
 template), reports/plots/learning_curves.csv and PNGs of the confusion matrix, learning curves and
-misclassified images. Moves the `champion` alias to the new version only if it beats the current
-champion and passes tracking.champion_min_accuracy.
+misclassified images. The checkpoint is scored with the classes and input scaling it was trained
+with, and refused when params.yaml's dataset is another. Once the registered version loads back and
+scores the same, moves the `champion` alias to it only if it beats the current champion and passes
+tracking.champion_min_accuracy.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import mlflow
 import torch
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
+from omegaconf import OmegaConf
 
 from .core.atomic import write_text
 from .core.cli import run_stage
@@ -29,9 +32,9 @@ from .data.inputs import to_model_input
 from .data.prepared import load_prepared
 from .reports import plots
 from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
-from .tracking import registry, store
-from .tracking.queries import learning_history
-from .training.checkpoints import load_checkpoint
+from .tracking import registry, runs, store
+from .tracking.queries import metric_curves
+from .training.checkpoints import checkpoint_sha256, load_checkpoint
 from .training.inference import batched_logits
 
 log = logging.getLogger(__name__)
@@ -39,11 +42,12 @@ log = logging.getLogger(__name__)
 
 def evaluate(cfg, checkpoint_path: Path) -> dict:
     module, checkpoint = load_checkpoint(checkpoint_path)
-    run_id = checkpoint.get("mlflow_run_id")
-    if not run_id:
-        raise PipelineError(f"{checkpoint_path} records no MLflow run id; was it written by the train stage?")
-    classes = list(cfg.data.classes)
-    normalize = cfg.data.normalize
+    run_id, trained = checkpoint.get("mlflow_run_id"), checkpoint.get("config")
+    if not run_id or not trained:
+        raise PipelineError(f"{checkpoint_path} records no MLflow run id or config; was it written by the train stage?")
+    # Score with the classes and input scaling the model was trained with, on the same dataset.
+    runs.check_same_dataset(OmegaConf.create(trained), cfg, str(checkpoint_path))
+    classes, normalize = list(trained["data"]["classes"]), trained["data"]["normalize"]
     images, labels = load_prepared(Path(cfg.paths.prepared), "test", len(classes))
     model = module.model.eval()  # eval mode is what torch.export captures in the logged model
     logits = batched_logits(model, images, normalize)
@@ -54,32 +58,36 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     plot_dir.mkdir(parents=True, exist_ok=True)
     store.setup(cfg)
     client = MlflowClient()
-    history = learning_history(client, run_id)
+    unit, curves = metric_curves(client, [run_id])
     write_confusion_csv(labels, preds, classes, plot_dir / "confusion.csv")
-    write_history_csv(history, plot_dir / "learning_curves.csv")
+    write_history_csv(curves, unit, plot_dir / "learning_curves.csv")
     plots.confusion_matrix_png(result["confusion_matrix"], classes, plot_dir / "confusion_matrix.png")
-    plots.learning_curves_png(history, plot_dir / "learning_curves.png")
+    plots.learning_curves_png(curves, unit, plot_dir / "learning_curves.png")
     plots.misclassified_png(images, labels, preds, classes, plot_dir / "misclassified.png")
 
-    name = cfg.tracking.registered_model_name
+    name, digest = cfg.tracking.registered_model_name, checkpoint_sha256(checkpoint_path)
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({"test_loss": result["test_loss"], "test_acc": result["test_acc"]})
         mlflow.log_metrics({f"test_{metric}_{cls}": value for cls, values in result["per_class"].items()
                             for metric, value in values.items()})
         mlflow.log_artifacts(str(plot_dir), "plots")
-        example = to_model_input(images[:4], normalize).numpy()
-        info = mlflow.pytorch.log_model(
-            model, name="model", registered_model_name=name, input_example=example,
-            signature=infer_signature(example, batched_logits(model, images[:4], normalize).numpy()),
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-        )
-    version = str(info.registered_model_version)
-    champion = registry.promote_if_better(client, name, version, result["test_acc"],
-                                          cfg.tracking.champion_min_accuracy)
+        version = registry.checkpoint_version(client, name, digest)  # a re-run reuses its version
+        if version is None:
+            example = to_model_input(images[:4], normalize).numpy()
+            info = mlflow.pytorch.log_model(
+                model, name="model", input_example=example,
+                signature=infer_signature(example, batched_logits(model, images[:4], normalize).numpy()),
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+            )
+            version = registry.register(info.model_uri, name, digest)
+    # Check the registered model before the alias can move to it.
     registry_acc = registry.registry_accuracy(f"models:/{name}/{version}", images, labels, normalize)
     if abs(registry_acc - result["test_acc"]) > 1e-6:
         raise PipelineError(f"model {name} v{version} from the registry scores {registry_acc:.6f} on the test set, "
-                            f"but the checkpoint scored {result['test_acc']:.6f}")
+                            f"but the checkpoint scored {result['test_acc']:.6f}; the champion alias was left "
+                            "where it was")
+    champion = registry.promote_if_better(client, name, version, result["test_acc"],
+                                          cfg.tracking.champion_min_accuracy)
 
     metrics = {"test_loss": result["test_loss"], "test_acc": result["test_acc"],
                "registry_test_acc": registry_acc, "model_version": int(version),
@@ -88,8 +96,8 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metric("registry_test_acc", registry_acc)
         mlflow.log_artifact(str(reports / "metrics.json"))
-    log.info("test_acc %.4f, test_loss %.4f; registered %s version %s%s", result["test_acc"],
-             result["test_loss"], name, version, " (new champion)" if champion else "")
+    log.info("test_acc %.4f, test_loss %.4f; %s version %s%s", result["test_acc"], result["test_loss"], name,
+             version, " (champion)" if champion else "")
     return metrics
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import (
@@ -41,10 +42,11 @@ def write_confusion_csv(labels: torch.Tensor, preds: torch.Tensor, classes: list
         writer.writerows((classes[a], classes[p]) for a, p in zip(labels.tolist(), preds.tolist()))
 
 
-def write_history_csv(history: dict[str, list[tuple[int, float]]], path: Path) -> None:
-    epochs = sorted({epoch for points in history.values() for epoch, _ in points})
-    with open(path, "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["epoch", *history])
-        for epoch in epochs:
-            writer.writerow([epoch, *(dict(points).get(epoch, "") for points in history.values())])
+def write_history_csv(points: pd.DataFrame, unit: str, path: Path) -> None:
+    """Learning curves for DVC, from tracking.queries.metric_curves: one row per step or epoch (`unit`)
+    at which any curve has a point, blank where a curve has none. Both the step and the epoch column
+    are written, so DVC's plot (x: step in dvc.yaml) reads step- and epoch-based recipes alike."""
+    other = "epoch" if unit == "step" else "step"
+    table = points.pivot_table(index=unit, columns="metric", values="value", aggfunc="last")
+    table.insert(0, other, points.groupby(unit)[other].max())
+    table.to_csv(path)

@@ -8,7 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def confusion_matrix_png(matrix: torch.Tensor, classes: list[str], path: Path) -> None:
@@ -28,19 +30,19 @@ def confusion_matrix_png(matrix: torch.Tensor, classes: list[str], path: Path) -
     _save(fig, path)
 
 
-def learning_curves_png(history: dict[str, list[tuple[int, float]]], path: Path) -> None:
-    """history: metric name -> [(epoch, value)], e.g. from MLflow's metric history."""
+def learning_curves_png(points: pd.DataFrame, unit: str, path: Path) -> None:
+    """Loss and accuracy curves against `unit` (step or epoch), from tracking.queries.metric_curves."""
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, points in sorted(history.items()):
+    for name, curve in points.groupby("metric"):
         ax = loss_ax if name.endswith("loss") else acc_ax
-        if points:
-            epochs, values = zip(*points)
-            ax.plot(epochs, values, marker="o", label=name)
+        ax.plot(curve[unit], curve.value, marker="o", label=name)
     for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy")):
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(unit)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     _save(fig, path)
 
 

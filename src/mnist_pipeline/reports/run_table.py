@@ -54,18 +54,21 @@ def table(runs: pd.DataFrame, metric: str, params: list[str] | None = None) -> p
     return result.reset_index(drop=True)
 
 
-def val_acc_png(curves: dict[str, list[float]], labels: dict[str, str], path: Path, title: str) -> None:
-    """Validation accuracy per epoch, one line per run (curves: run id -> values in epoch order)."""
+def val_acc_png(points: pd.DataFrame, unit: str, labels: dict[str, str], path: Path, title: str) -> None:
+    """Validation accuracy against `unit` (step or epoch), one line per run of `labels` (run id ->
+    legend, in order); points as tracking.queries.metric_curves gives them."""
     fig, ax = plt.subplots(figsize=(9, 5))
-    for run_id, values in curves.items():
-        if values:
-            ax.plot(range(1, len(values) + 1), values, marker="o", label=labels.get(run_id, run_id))
-    ax.set_xlabel("epoch")
+    val_acc = points[points.metric == "val_acc"]
+    for run_id, label in labels.items():
+        curve = val_acc[val_acc.run_id == run_id]
+        if not curve.empty:
+            ax.plot(curve[unit], curve.value, marker="o", label=label)
+    ax.set_xlabel(unit)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("val_acc")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if curves:
+    if ax.lines:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot, never over a line
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -73,12 +76,14 @@ def val_acc_png(curves: dict[str, list[float]], labels: dict[str, str], path: Pa
     plt.close(fig)
 
 
-def write(rows: pd.DataFrame, curves: dict[str, list[float]], folder: Path, title: str) -> list[Path]:
-    """comparison.csv, comparison.md and val_acc.png in `folder`; returns their paths."""
+def write(rows: pd.DataFrame, curves: tuple[str, pd.DataFrame], folder: Path, title: str) -> list[Path]:
+    """comparison.csv, comparison.md and val_acc.png in `folder`; returns their paths. curves: the
+    (unit, points) pair tracking.queries.metric_curves returns."""
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, md_path, png_path = (folder / name for name in FILES)
     rows.to_csv(csv_path, index=False)
     md_path.write_text(f"# {title}\n\n{rows.to_markdown(index=False, floatfmt='.4f')}\n")
     labels = {row.run_id: f"{row.run_name} ({row.run_id[:8]})" for row in rows.itertuples()}
-    val_acc_png({run_id: curves.get(run_id, []) for run_id in rows.run_id}, labels, png_path, title)
+    unit, points = curves
+    val_acc_png(points, unit, labels, png_path, title)
     return [csv_path, md_path, png_path]

@@ -61,24 +61,30 @@ def select_runs(experiment_name: str | None = None, sweep: str | None = None,
     return runs
 
 
-def val_acc_curves(run_ids) -> dict[str, list[float]]:
-    """Each run's per-epoch validation accuracy, in epoch order."""
-    client = MlflowClient()
-    return {run_id: [m.value for m in sorted(client.get_metric_history(run_id, "val_acc"), key=lambda m: m.step)]
-            for run_id in run_ids}
-
-
 def log_comparison(parent_run_id: str, folder: Path) -> None:
     MlflowClient().log_artifacts(parent_run_id, str(folder), "comparison")
 
 
-def learning_history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, float]]]:
-    """Per-epoch curves of the training run, read back from MLflow (epoch numbering from 1)."""
-    history = {}
-    for name in CURVES:
-        points = client.get_metric_history(run_id, name)
-        history[name] = [(i + 1, p.value) for i, p in enumerate(sorted(points, key=lambda p: p.step))]
-    return history
+def metric_curves(client: MlflowClient, run_ids, names=CURVES) -> tuple[str, pd.DataFrame]:
+    """The runs' metric histories, one row per point (run_id, metric, step, epoch, value), and the unit
+    to plot them against: "epoch" when every run counts epochs (trainer.max_steps <= 0), else "step".
+
+    Points pair by when they were logged, never by position: step-based recipes validate every
+    val_check_interval steps but log training metrics once per epoch. `step` is the optimizer steps
+    done (Lightning logs at the last batch's 0-based index, so MLflow's step + 1); `epoch` counts from
+    1 (the `epoch` metric Lightning logs at the same step). A point logged twice at one step or epoch
+    (a resumed run, several validations in an epoch) keeps its last value."""
+    rows = []
+    for run_id in run_ids:
+        epochs = {m.step: int(m.value) + 1 for m in client.get_metric_history(run_id, "epoch")}
+        for name in names:
+            history = sorted(client.get_metric_history(run_id, name), key=lambda m: (m.step, m.timestamp))
+            rows += [(run_id, name, m.step + 1, epochs.get(m.step), m.value) for m in history]
+    max_steps = [float(client.get_run(run_id).data.params.get("trainer.max_steps", -1)) for run_id in run_ids]
+    unit = "epoch" if all(steps <= 0 for steps in max_steps) else "step"
+    points = pd.DataFrame(rows, columns=["run_id", "metric", "step", "epoch", "value"])
+    points = points.drop_duplicates(["run_id", "metric", unit], keep="last")
+    return unit, points.sort_values(["run_id", "metric", unit], kind="stable").reset_index(drop=True)
 
 
 def latest_runs(experiment_name: str) -> dict[tuple[str, str, str], dict]:

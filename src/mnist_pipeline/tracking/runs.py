@@ -32,6 +32,14 @@ def dataset_digest(cfg: DictConfig) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
+def check_same_dataset(trained: DictConfig, cfg: DictConfig, source: str) -> None:
+    """Refuse to score a model trained on one dataset with another's test set (by name and content)."""
+    was, now = (f"{c.data.name} (sha256 {dataset_digest(c)[:12]})" for c in (trained, cfg))
+    if was != now:
+        raise PipelineError(f"{source} was trained on dataset {was}, but params.yaml's test set is {now}: "
+                            "evaluate it with the data it was trained on")
+
+
 def source_tags(cfg: DictConfig) -> dict[str, str]:
     """Code version and data of a run (or a sweep)."""
     return {

@@ -24,7 +24,7 @@ from ..core.config import to_plain
 from ..core.errors import ConfigError
 from ..reports import run_table
 from . import runs, store
-from .queries import SWEEP_ROLE_TAG, child_runs, log_comparison, val_acc_curves
+from .queries import SWEEP_ROLE_TAG, child_runs, log_comparison, metric_curves
 
 BEST_METRIC = "best_val_acc"  # what the train entry point returns, and sweepers maximise
 _NOTE = "mlflow.note.content"  # the run description shown in the MLflow UI
@@ -96,7 +96,7 @@ def finish_parent_run(parent_run_id: str, comparison_dir: Path) -> pd.Series | N
     metric = Metric(BEST_METRIC, float(best[f"metrics.{BEST_METRIC}"]), int(time.time() * 1000), 0)
     client.log_batch(parent_run_id, metrics=[metric], params=params, tags=tags)
     rows = run_table.table(children, BEST_METRIC)
-    run_table.write(rows, val_acc_curves(rows.run_id), comparison_dir, f"Sweep {parent_run_id[:8]}")
+    run_table.write(rows, metric_curves(client, rows.run_id, ["val_acc"]), comparison_dir, f"Sweep {parent_run_id[:8]}")
     log_comparison(parent_run_id, comparison_dir)
     client.set_terminated(parent_run_id, "FINISHED")
     return best

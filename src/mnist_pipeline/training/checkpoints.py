@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,8 @@ def publish_checkpoints(running_dir: Path, models_dir: Path) -> None:
         with atomic_path(models_dir / name) as tmp:
             shutil.copyfile(running_dir / name, tmp)
     shutil.rmtree(running_dir)
+
+
+def checkpoint_sha256(path: Path) -> str:
+    """The checkpoint file's content hash, which identifies the model version registered from it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,135 @@
+"""The evaluate stage on real tiny trainings: what it scores with, what it refuses, what it registers."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from omegaconf import open_dict
+
+from conftest import mlflow_client
+from mnist_pipeline import compare
+from mnist_pipeline.core.errors import PipelineError
+from mnist_pipeline.data.inputs import to_model_input
+from mnist_pipeline.data.prepared import load_prepared
+from mnist_pipeline.download import download
+from mnist_pipeline.evaluate import evaluate
+from mnist_pipeline.prepare import prepare
+from mnist_pipeline.train import train
+from mnist_pipeline.training.builders import build_model
+from mnist_pipeline.training.checkpoints import load_checkpoint
+from mnist_pipeline.training.inference import batched_logits
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
+
+
+def trained(cfg) -> Path:
+    download(cfg)
+    prepare(cfg)
+    train(cfg)
+    return Path(cfg.paths.models) / "best.ckpt"
+
+
+def registry(cfg):
+    client = mlflow_client(cfg.tracking.tracking_uri)
+    return client, cfg.tracking.registered_model_name
+
+
+def test_rerun_reuses_the_registered_version(tiny_cfg):
+    cfg = tiny_cfg()
+    checkpoint = trained(cfg)
+    first = evaluate(cfg, checkpoint)
+    (Path(cfg.paths.reports) / "metrics.json").unlink()
+    second = evaluate(cfg, checkpoint)
+
+    client, name = registry(cfg)
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
+    assert first["model_version"] == second["model_version"] == 1
+    assert client.get_model_version(name, "1").run_id == torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
+    assert first["champion"] and second["champion"]  # still the champion, not demoted by an equal score
+    written = json.loads((Path(cfg.paths.reports) / "metrics.json").read_text())  # still checked and written
+    assert written["registry_test_acc"] == pytest.approx(first["test_acc"])
+    # An epoch-based recipe: one learning-curve row per epoch.
+    with open(Path(cfg.paths.reports) / "plots" / "learning_curves.csv") as rows:
+        table = list(csv.DictReader(rows))
+    assert [row["epoch"] for row in table] == ["1", "2"]
+    assert all(row[name] for row in table for name in ("train_loss", "val_loss", "train_acc", "val_acc"))
+
+
+def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
+    cfg = tiny_cfg("tracking.champion_min_accuracy=1.01")  # registered, never champion
+    checkpoint = trained(cfg)
+    evaluate(cfg, checkpoint)
+    client, name = registry(cfg)
+    # Someone replaces the registered model's weights on disk with an untrained model's.
+    pt2 = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://")) / "data" / "model.pt2"
+    assert pt2.is_file()
+    module, _ = load_checkpoint(checkpoint)
+    untrained = build_model(module.hparams.model, num_classes=10)
+    batch = ({0: torch.export.Dim.DYNAMIC},)  # any batch size, as the logged model takes
+    torch.export.save(torch.export.export(untrained.eval(), (torch.zeros(2, 1, 28, 28),), dynamic_shapes=batch), pt2)
+
+    cfg.tracking.champion_min_accuracy = 0.0  # would now be promoted, if it were checked after
+    with pytest.raises(PipelineError, match=f"model {name} v1 from the registry scores") as err:
+        evaluate(cfg, checkpoint)
+    assert "\n" not in str(err.value)
+    assert name not in {m.name for m in client.search_registered_models() if m.aliases}
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
+
+
+def test_scores_with_the_settings_the_checkpoint_was_trained_with(tiny_cfg):
+    letters = list("abcdefghij")
+    train_cfg = tiny_cfg("data.normalize=false", f"data.classes=[{','.join(letters)}]")
+    checkpoint = trained(train_cfg)
+    cfg = tiny_cfg()  # params.yaml now says normalize: true, classes 0-9
+    metrics = evaluate(cfg, checkpoint)
+
+    module, _ = load_checkpoint(checkpoint)
+    images, labels = load_prepared(Path(cfg.paths.prepared), "test")
+    raw = batched_logits(module.model, images, normalize=False)
+    assert metrics["test_loss"] == pytest.approx(F.cross_entropy(raw, labels).item(), rel=1e-5)
+    assert metrics["registry_test_acc"] == pytest.approx(metrics["test_acc"], abs=1e-6)
+    assert list(metrics["per_class"]) == letters
+    assert to_model_input(images[:1], False).max() > 1  # raw pixels really differ from scaled ones
+
+
+def test_refuses_a_checkpoint_trained_on_another_dataset(tiny_cfg):
+    cfg = tiny_cfg("trainer.max_epochs=1")
+    checkpoint = trained(cfg)
+    other_name = tiny_cfg("trainer.max_epochs=1")
+    with open_dict(other_name):
+        other_name.data.name = "mnist"
+    with pytest.raises(PipelineError, match="trained on dataset tiny .* but params.yaml's test set is mnist") as err:
+        evaluate(other_name, checkpoint)
+    assert "\n" not in str(err.value) and str(checkpoint) in str(err.value)
+
+    other_files = tiny_cfg("trainer.max_epochs=1")  # same name, different content
+    other_files.data.files.test_labels.sha256 = "0" * 64
+    with pytest.raises(PipelineError, match="trained on dataset tiny .* but params.yaml's test set is tiny"):
+        evaluate(other_files, checkpoint)
+    client, _ = registry(cfg)
+    assert client.search_model_versions() == []  # refused before anything was registered
+
+
+def test_learning_curves_pair_points_by_the_step_they_were_logged_at(tiny_cfg, tmp_path):
+    # 1,000 training images in batches of 40: 25 steps an epoch, so validation (every 10 steps) and
+    # the per-epoch training metrics fall on different steps.
+    cfg = tiny_cfg("experiment=mechanics101", "trainer.max_steps=30", "trainer.val_check_interval=10",
+                   "data.batch_size=40")
+    checkpoint = trained(cfg)
+    evaluate(cfg, checkpoint.with_name("last.ckpt"))
+
+    with open(Path(cfg.paths.reports) / "plots" / "learning_curves.csv") as rows:
+        table = list(csv.DictReader(rows))
+    assert [(row["step"], row["epoch"]) for row in table] == [("10", "1"), ("20", "1"), ("25", "1"), ("30", "2")]
+    for name, steps in {"val_acc": ["10", "20", "30"], "val_loss": ["10", "20", "30"],
+                        "train_acc": ["25", "30"], "train_loss": ["25", "30"]}.items():
+        assert [row["step"] for row in table if row[name]] == steps, name
+
+    # compare keys its curves the same way (its val_acc.png is checked by eye).
+    run_id = torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
+    compare.main(["--runs", run_id, "--tracking-uri", cfg.tracking.tracking_uri, "--experiment",
+                  cfg.tracking.experiment_name, "--out", str(tmp_path / "compare")])
+    assert (tmp_path / "compare" / "val_acc.png").stat().st_size > 0
