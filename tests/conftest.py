@@ -16,6 +16,8 @@ from mlflow import MlflowClient
 
 from mnist_pipeline.data.idx import IMAGES_MAGIC, LABELS_MAGIC, write_idx
 from mnist_pipeline.data.mnist_5k import mnist_5k_digits
+from mnist_pipeline.download import download
+from mnist_pipeline.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"train": 1200, "test": 400, "val": 200}
@@ -111,6 +113,15 @@ def tiny_cfg(tmp_path, tiny_mirror):
         return compose_config([*tiny_overrides(tmp_path), "trainer.max_epochs=2", *overrides], config_dir=conf)
 
     return make
+
+
+@pytest.fixture
+def prepared(tiny_cfg):
+    """tiny_cfg, with the tiny dataset downloaded and prepared under tmp_path."""
+    cfg = tiny_cfg()
+    download(cfg)
+    prepare(cfg)
+    return tiny_cfg
 
 
 def mlflow_client(uri: str) -> MlflowClient:

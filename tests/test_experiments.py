@@ -11,8 +11,6 @@ from pytorch_lightning.callbacks import Callback
 from conftest import compose_config
 from mnist_pipeline.core.config import BUILDABLE, to_plain
 from mnist_pipeline.data.datamodule import MNISTDataModule
-from mnist_pipeline.download import download
-from mnist_pipeline.prepare import prepare
 from mnist_pipeline.tracking import runs, store
 from mnist_pipeline.train import train
 from mnist_pipeline.training.callbacks import BatchProbabilities, SplitAccuracy, StatusLine
@@ -21,14 +19,6 @@ from mnist_pipeline.training.classifier import Classifier
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 PRESETS = ["deep_mnist", "deep_mnist_20k", "mechanics101", "pytorch_cnn", "tf_layers", "two_layer_net"]
-
-
-@pytest.fixture
-def prepared(tiny_cfg):
-    cfg = tiny_cfg()
-    download(cfg)
-    prepare(cfg)
-    return tiny_cfg
 
 
 @pytest.mark.parametrize(("preset", "recipe"), [

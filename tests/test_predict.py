@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 @pytest.fixture
 def trained(tiny_cfg):
-    cfg = tiny_cfg("trainer.max_epochs=3")
+    cfg = tiny_cfg("trainer.max_epochs=5")  # 0.84 on the tiny test set; 3 epochs gave 0.72-0.75
     download(cfg)
     prepare(cfg)
     train(cfg)

@@ -16,19 +16,9 @@ from omegaconf import open_dict
 
 from conftest import mlflow_client
 from mnist_pipeline.core.errors import ConfigError
-from mnist_pipeline.download import download
-from mnist_pipeline.prepare import prepare
 from mnist_pipeline.train import train
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
-
-
-@pytest.fixture
-def prepared(tiny_cfg):
-    cfg = tiny_cfg()
-    download(cfg)
-    prepare(cfg)
-    return tiny_cfg
 
 
 def start_training(cfg, folder: Path, *overrides: str) -> subprocess.Popen:

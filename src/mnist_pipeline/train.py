@@ -22,7 +22,6 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from pytorch_lightning.callbacks import ModelCheckpoint
 
 from .core.atomic import write_text
 from .core.config import to_plain, validate
@@ -32,7 +31,7 @@ from .data.datamodule import MNISTDataModule
 from .tracking import runs
 from .training.builders import build_callbacks, check_training_config
 from .training.callbacks import Provenance, RngState, Throughput, ValidateLastStep
-from .training.checkpoints import AtomicCheckpointIO, publish_checkpoints, resume_checkpoint
+from .training.checkpoints import AtomicCheckpointIO, BestCheckpoint, publish_checkpoints, resume_checkpoint
 from .training.classifier import Classifier
 from .training.interrupts import outcome
 from .training.summary import count_parameters, hardware, model_summary
@@ -112,7 +111,7 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     # atomically to the run's own folder, so a killed run resumes from its latest validated state and
     # never touches models/ (the last good, finished training's) until it has finished itself.
     running_dir = in_progress_dir(cfg, logger.run_id)
-    best = ModelCheckpoint(dirpath=running_dir, filename="best", monitor="val_acc", mode="max",
+    best = BestCheckpoint(dirpath=running_dir, filename="best", monitor="val_acc", mode="max",
                            enable_version_counter=False, save_last=True)
     throughput = Throughput()
     trainer = pl.Trainer(**config["trainer"], logger=logger, default_root_dir=models_dir,

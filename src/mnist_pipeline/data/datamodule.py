@@ -36,7 +36,8 @@ class EpochSeededSampler(Sampler[int]):
 
     def __init__(self, size: int, replacement: bool, seed: int) -> None:
         self.size, self.replacement, self.seed = size, replacement, seed
-        self.epoch = self.yielded = self._resume_at = 0
+        self.epoch = self.yielded = 0
+        self._restored: dict[str, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -45,11 +46,16 @@ class EpochSeededSampler(Sampler[int]):
         return self.size
 
     def __iter__(self) -> Iterator[int]:
+        # Runs at the first batch, after Lightning has called set_epoch and loaded any saved state
+        # (in either order): a state saved in this epoch resumes it; one from an epoch that had
+        # ended (an epoch-end checkpoint) leaves this epoch to start afresh.
+        restored, self._restored = self._restored, None
+        start = restored["yielded"] if restored and restored["epoch"] == self.epoch else 0
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = (torch.randint(self.size, (self.size,), generator=generator) if self.replacement
                  else torch.randperm(self.size, generator=generator))
-        self.yielded, self._resume_at = self._resume_at, 0
-        for index in order[self.yielded:].tolist():
+        self.yielded = start
+        for index in order[start:].tolist():
             self.yielded += 1
             yield index
 
@@ -57,10 +63,7 @@ class EpochSeededSampler(Sampler[int]):
         return {"epoch": self.epoch, "yielded": self.yielded}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        # Lightning calls set_epoch first: a state saved in the same epoch resumes it; one from an
-        # epoch that had ended (an epoch-end checkpoint) leaves the new epoch to start afresh.
-        if state["epoch"] == self.epoch:
-            self._resume_at = state["yielded"]
+        self._restored = dict(state)
 
 
 def _as_is(batch):

@@ -9,11 +9,22 @@ from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from ..core.atomic import atomic_path
 from ..core.config import check_buildable
 from ..core.errors import ConfigError, PipelineError
 from .classifier import Classifier
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that forgets a restored best whose file is gone (a finished training's
+    in-progress folder goes once published), so a resumed training writes a best.ckpt again
+    instead of none."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if Path(state_dict.get("best_model_path") or "").is_file():
+            super().load_state_dict(state_dict)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
