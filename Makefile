@@ -16,9 +16,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 pipeline: setup  ## download -> prepare -> train -> evaluate, skipping what is up to date
 	dvc repro
 
-test: setup  ## lint, then every test (pytest -m "not slow" for the quick loop)
+test: setup  ## lint, then every test, two test modules at a time (pytest -m "not slow" for the quick loop)
 	ruff check src tests
-	pytest
+	pytest -n 2 --dist loadfile
 
 params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
 	python -m mnist_pipeline.params

@@ -20,7 +20,6 @@ def run(folder, *args):
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["mnist_pipeline.download"], "error: params.yaml not found"),
-    (["mnist_pipeline.prepare"], "error: params.yaml not found"),
     (["mnist_pipeline.evaluate"], "error: params.yaml not found"),
     (["mnist_pipeline.predict", "--checkpoint", "nowhere.ckpt"], "error: checkpoint nowhere.ckpt not found"),
     (["mnist_pipeline.compare", "--tracking-uri", "sqlite:///store.db", "--experiment", "none"],
