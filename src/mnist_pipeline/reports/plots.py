@@ -30,6 +30,15 @@ def confusion_matrix_png(matrix: torch.Tensor, classes: list[str], path: Path) -
     _save(fig, path)
 
 
+def integer_x_axis(ax) -> None:
+    """Whole steps or epochs on the x axis, also when the curves hold a single point."""
+    low, high = ax.get_xlim()
+    if high - low < 2:  # matplotlib pads one point by a fraction: no whole number to tick
+        middle = (low + high) / 2
+        ax.set_xlim(middle - 1, middle + 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def learning_curves_png(points: pd.DataFrame, unit: str, path: Path) -> None:
     """Loss and accuracy curves against `unit` (step or epoch), from tracking.queries.metric_curves."""
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
@@ -38,7 +47,7 @@ def learning_curves_png(points: pd.DataFrame, unit: str, path: Path) -> None:
         ax.plot(curve[unit], curve.value, marker="o", label=name)
     for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy")):
         ax.set_xlabel(unit)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        integer_x_axis(ax)
         ax.set_title(title)
         ax.grid(alpha=0.3)
         if ax.lines:

@@ -11,9 +11,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..core.errors import PipelineError  # noqa: E402
+from .plots import integer_x_axis  # noqa: E402
 
 RUN_NAME = "tags.mlflow.runName"
 # Per-class test metrics (test_precision_3, ...) would swamp the table; metrics.json keeps them.
@@ -64,7 +64,7 @@ def val_acc_png(points: pd.DataFrame, unit: str, labels: dict[str, str], path: P
         if not curve.empty:
             ax.plot(curve[unit], curve.value, marker="o", label=label)
     ax.set_xlabel(unit)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    integer_x_axis(ax)
     ax.set_ylabel("val_acc")
     ax.set_title(title)
     ax.grid(alpha=0.3)
