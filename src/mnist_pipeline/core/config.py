@@ -147,14 +147,14 @@ def check_known_keys(cfg: DictConfig, source: str, conf: Path | None = None) -> 
         values = plain if not section else plain.get(section) or {}
         for key in values:
             allowed = known.get(section, set())
-            if key not in allowed and not (not section and key == "hydra"):
+            if key not in allowed:
                 name = f"{section}.{key}" if section else key
                 raise ConfigError(f"{source}: unknown key '{name}'{_suggestion(key, allowed, section)}")
 
 
 def known_keys(conf: Path) -> dict[str, set[str]]:
     """section -> the keys conf/'s files define in it ('' for the top level)."""
-    sections: dict[str, set[str]] = {"": set()}
+    sections: dict[str, set[str]] = {"": {"hydra"}}  # Hydra's own node, in a composition that asks for it
     for file in sorted(conf.rglob("*.yaml")):
         text = file.read_text()
         content = yaml.safe_load(text) or {}
