@@ -109,6 +109,7 @@ def test_resume_after_a_kill_continues_the_run_and_ends_with_the_same_weights(pr
     client = mlflow_client(cfg.tracking.tracking_uri)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["resumed_from"] == str(checkpoint)
+    assert "error" not in run.data.tags and "killed" in run.data.tags["resumed_after"]
     steps = [m.step for m in client.get_metric_history(run_id, "val_acc")]
     assert steps == sorted(set(steps)) and len(steps) == 4  # one point per epoch, none twice
 

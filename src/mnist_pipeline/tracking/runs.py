@@ -24,6 +24,7 @@ from .store import setup, tracking_uri
 # worker processes (joblib's loky workers too) inherit it.
 SWEEP_PARENT_ENV = "MNIST_PIPELINE_SWEEP_PARENT_RUN_ID"
 PARENT_RUN_TAG = "mlflow.parentRunId"  # what the MLflow UI nests child runs by
+ERROR_TAG = "error"  # why a run FAILED or was KILLED
 
 
 def dataset_digest(cfg: DictConfig) -> str:
@@ -87,11 +88,14 @@ def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str |
     if run_id is not None:
         client = MlflowClient()
         try:
-            client.get_run(run_id)
+            reopened = client.get_run(run_id)
         except MlflowException:
             raise PipelineError(f"the checkpoint's MLflow run {run_id} is not in the store "
                                 f"{tracking_uri(cfg)}") from None
         client.update_run(run_id, status="RUNNING")
+        if ERROR_TAG in reopened.data.tags:  # what stopped it is history now, not why it failed
+            client.set_tag(run_id, "resumed_after", reopened.data.tags[ERROR_TAG])
+            client.delete_tag(run_id, ERROR_TAG)
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
     return logger
@@ -125,9 +129,6 @@ def mark_abandoned_runs(experiment_id: str) -> list[str]:
                                                    "closing the run (killed); marked by a later run")
         client.set_terminated(run.info.run_id, "KILLED")
     return [run.info.run_id for run in gone]
-
-
-ERROR_TAG = "error"  # why a run FAILED or was KILLED
 
 
 def end_run(run_id: str, status: str, reason: str) -> None:
