@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from .store import setup, tracking_uri
 SWEEP_PARENT_ENV = "MNIST_PIPELINE_SWEEP_PARENT_RUN_ID"
 PARENT_RUN_TAG = "mlflow.parentRunId"  # what the MLflow UI nests child runs by
 ERROR_TAG = "error"  # why a run FAILED or was KILLED
+log = logging.getLogger(__name__)
 
 
 def dataset_digest(cfg: DictConfig) -> str:
@@ -131,11 +134,21 @@ def mark_abandoned_runs(experiment_id: str) -> list[str]:
     return [run.info.run_id for run in gone]
 
 
-def end_run(run_id: str, status: str, reason: str) -> None:
-    """Close a run as FAILED or KILLED, saying why."""
+def end_run(run_id: str, status: str, reason: str, attempts: int = 3) -> None:
+    """Close a run as FAILED or KILLED, saying why. An interrupt can land mid-write and leave a
+    SQLite store locked for a moment, so this tries again; if it still cannot, the run stays
+    RUNNING and the next training marks it KILLED (its process is gone by then)."""
     client = MlflowClient()
-    client.set_tag(run_id, ERROR_TAG, reason[:5000])
-    client.set_terminated(run_id, status)
+    for attempt in range(1, attempts + 1):
+        try:
+            client.set_tag(run_id, ERROR_TAG, reason[:5000])
+            client.set_terminated(run_id, status)
+            return
+        except Exception as err:  # MlflowException, or the database driver's own errors
+            if attempt == attempts:
+                log.warning("could not mark MLflow run %s %s (%s); the next training will", run_id, status, err)
+            else:
+                time.sleep(attempt)
 
 
 def failed_job_run(cfg: DictConfig, reason: str) -> str:
