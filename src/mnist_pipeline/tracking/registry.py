@@ -35,7 +35,10 @@ def _champion(client: MlflowClient, model_name: str):
 
 def champion_accuracy(client: MlflowClient, model_name: str) -> float | None:
     """Test accuracy recorded on the version that holds the champion alias, if any."""
-    version = _champion(client, model_name)
+    return _recorded_accuracy(_champion(client, model_name))
+
+
+def _recorded_accuracy(version) -> float | None:
     value = version.tags.get("test_acc") if version else None
     return float(value) if value is not None else None
 
@@ -48,7 +51,7 @@ def promote_if_better(client: MlflowClient, model_name: str, version: str, test_
     holder = _champion(client, model_name)
     if holder is not None and str(holder.version) == str(version):
         return True
-    current = champion_accuracy(client, model_name)
+    current = _recorded_accuracy(holder)
     if test_acc < min_accuracy or (current is not None and test_acc <= current):
         return False
     client.set_registered_model_alias(model_name, CHAMPION, version)
