@@ -128,14 +128,22 @@ def test_a_killed_training_resumes_through_dvc_in_the_same_run(repo, tmp_path):
     log = tmp_path / "dvc.log"  # a file, not a pipe nobody reads while DVC runs
     dvc = subprocess.Popen(["dvc", "exp", "run", "train", *epochs], cwd=repo, env=env, stdout=log.open("w"),
                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while not (found := list((repo / "checkpoints").glob("*/last.ckpt"))):  # the first resumable checkpoint
-        assert dvc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.05)
-    [training] = [p for p in psutil.Process(dvc.pid).children(recursive=True)
-                  if "mnist_pipeline.train" in " ".join(p.cmdline())]
-    training.kill()  # as the kernel's OOM killer would
-    assert dvc.wait(timeout=120) != 0, log.read_text()[-3000:]
+    try:
+        deadline = time.monotonic() + 300
+        while not (found := list((repo / "checkpoints").glob("*/last.ckpt"))):  # the first resumable checkpoint
+            assert dvc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        # the Python process itself, not the shell DVC started it from (dash forks where bash would exec)
+        matches = [p for p in psutil.Process(dvc.pid).children(recursive=True)
+                   if "mnist_pipeline.train" in " ".join(p.cmdline())]
+        [training] = [p for p in matches if not set(p.children()) & set(matches)]
+        training.kill()  # as the kernel's OOM killer would
+        assert dvc.wait(timeout=120) != 0, log.read_text()[-3000:]
+    finally:  # a failed test must not leave an experiment running into the next one
+        if dvc.poll() is None:
+            for child in psutil.Process(dvc.pid).children(recursive=True):
+                child.kill()
+            dvc.kill()
     checkpoint, run_id = found[0], found[0].parent.name
     assert (repo / "models" / "last.ckpt").read_bytes() == finished  # the last good training's, untouched
     client = store(repo)
