@@ -4,10 +4,12 @@ their validation-accuracy curves.
     python -m mnist_pipeline.compare                        every run of the experiment (sweep parents left out)
     python -m mnist_pipeline.compare --sweep latest         the jobs of the latest sweep (or --sweep PARENT_RUN_ID)
     python -m mnist_pipeline.compare --runs ID ID ...       chosen runs
+    python -m mnist_pipeline.compare --over-seeds ...       also: runs that differ only in seed as one row
 
 Prints the table and writes comparison.csv, comparison.md and val_acc.png to --out; for a sweep,
-also logs them to its parent run under comparison/. The store and experiment come from params.yaml
-(tracking.*) unless --tracking-uri / --experiment say otherwise.
+also logs them to its parent run under comparison/. --over-seeds adds over_seeds.csv and
+over_seeds.md: n, the seeds, and each metric's mean and standard deviation. The store and
+experiment come from params.yaml (tracking.*) unless --tracking-uri / --experiment say otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from omegaconf import OmegaConf
 
 from .core.cli import run_stage
 from .core.config import load_params
-from .reports import run_table
+from .reports import run_table, seed_spread
 from .tracking import queries, store
 from .tracking.sweeps import BEST_METRIC
 
@@ -34,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--metric", default=BEST_METRIC,
                         help="sort by this metric, highest first, or lowest first for a loss (default: %(default)s)")
     parser.add_argument("--params", nargs="+", help="param columns to show (default: those that differ between runs)")
+    parser.add_argument("--over-seeds", action="store_true",
+                        help="also group runs that differ only in seed into one row: n, mean and std")
     parser.add_argument("--out", type=Path, default=Path("reports/compare"),
                         help="output folder (default: %(default)s)")
     parser.add_argument("--tracking-uri",
@@ -57,6 +61,10 @@ def compare(args: argparse.Namespace):
     curves = queries.metric_curves(MlflowClient(), rows.run_id, ["val_acc"])
     files = run_table.write(rows, curves, args.out, title)
     print(rows.to_markdown(index=False, floatfmt=".4f"))
+    if args.over_seeds:
+        groups = seed_spread.over_seeds(runs, args.metric)
+        files += seed_spread.write(groups, args.out, title)
+        print(groups.to_markdown(index=False, floatfmt=".4f"))
     print("wrote " + ", ".join(str(path) for path in files))
     if sweep:
         queries.log_comparison(sweep, args.out)

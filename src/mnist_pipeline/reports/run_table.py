@@ -17,7 +17,7 @@ from .plots import integer_x_axis  # noqa: E402
 
 RUN_NAME = "tags.mlflow.runName"
 # Per-class test metrics (test_precision_3, ...) would swamp the table; metrics.json keeps them.
-_PER_CLASS = re.compile(r"^metrics\.test_(precision|recall|f1)_")
+PER_CLASS = re.compile(r"^metrics\.test_(precision|recall|f1)_")
 FILES = ("comparison.csv", "comparison.md", "val_acc.png")
 
 
@@ -45,7 +45,7 @@ def table(runs: pd.DataFrame, metric: str, params: list[str] | None = None) -> p
     missing = [c for c in param_columns if c not in runs.columns]
     if missing:
         raise PipelineError(f"no run has param(s) {', '.join(c.removeprefix('params.') for c in missing)}")
-    metrics = sorted(c for c in runs.columns if c.startswith("metrics.") and not _PER_CLASS.match(c) and c != column)
+    metrics = sorted(c for c in runs.columns if c.startswith("metrics.") and not PER_CLASS.match(c) and c != column)
     names = runs[RUN_NAME] if RUN_NAME in runs.columns else pd.Series("", index=runs.index)
     result = pd.concat([runs[["run_id"]], names.rename("run_name"), runs[["status"]],
                         runs[param_columns], runs[[column, *metrics]]], axis=1)
