@@ -3,9 +3,11 @@ with the seed's exact recipe, built from the MLflow runs (never typed by hand).
 
     python -m mnist_pipeline.reproduction [--output docs/reproduction.md]
 
-Reproduce a row with `dvc exp run -S experiment=<recipe> -S data=<dataset>` (the evaluate stage
-logs the test accuracy). The newest finished run per recipe, dataset and input scaling is shown;
-a recipe with no evaluated run keeps its row, marked as not yet run.
+Reproduce a row with `dvc exp run -S experiment=<recipe> -S seed=<n>` (the evaluate stage logs the
+test accuracy). Each row is the newest finished run per seed of a recipe, dataset, input scaling
+and hardware, shown as mean ± std over the seeds with a verdict against the seed's figure (the rule
+is in reports/reproduction_table.py and on the page); a recipe with no full-MNIST run keeps its
+row, marked as not yet run.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from .core.atomic import write_text
 from .core.cli import run_stage
 from .core.config import load_params
 from .core.project import project_root
-from .reports.reproduction_table import PAGE, reported_figures, table
+from .reports.reproduction_table import page, reported_figures
 from .tracking import store
-from .tracking.queries import latest_runs
+from .tracking.queries import runs_per_seed
 
 
 def main() -> None:
@@ -29,8 +31,8 @@ def main() -> None:
     cfg = load_params()
     store.setup(cfg)
     figures = reported_figures(project_root() / "conf")
-    text = table(figures, latest_runs(cfg.tracking.experiment_name))
-    write_text(args.output, PAGE.format(experiment=cfg.tracking.experiment_name, table=text))
+    text = page(figures, runs_per_seed(cfg.tracking.experiment_name), cfg.tracking.experiment_name)
+    write_text(args.output, text)
     print(text)
 
 

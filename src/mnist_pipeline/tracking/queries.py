@@ -87,14 +87,18 @@ def metric_curves(client: MlflowClient, run_ids, names=CURVES) -> tuple[str, pd.
     return unit, points.sort_values(["run_id", "metric", unit], kind="stable").reset_index(drop=True)
 
 
-def latest_runs(experiment_name: str) -> dict[tuple[str, str, str], dict]:
-    """(recipe, dataset, normalize) -> the newest finished run that has a test accuracy."""
+def runs_per_seed(experiment_name: str) -> dict[tuple[str, str, str, str], list]:
+    """(recipe, dataset, normalize, hardware) -> the newest finished run with a test accuracy for
+    each seed, newest first."""
     runs = mlflow.search_runs(experiment_names=[experiment_name], filter_string="attributes.status = 'FINISHED'",
                               order_by=["attributes.start_time DESC"], output_format="list")
-    latest = {}
+    groups, seen = {}, set()
     for run in runs:
-        if "test_acc" not in run.data.metrics or "recipe" not in run.data.tags:
+        tags, params = run.data.tags, run.data.params
+        if "test_acc" not in run.data.metrics or "recipe" not in tags:
             continue
-        key = (run.data.tags["recipe"], run.data.tags["dataset"], run.data.params.get("data.normalize", "True"))
-        latest.setdefault(key, run)
-    return latest
+        key = (tags["recipe"], tags["dataset"], params.get("data.normalize", "True"), tags.get("hardware", "?"))
+        if (key, params.get("seed")) not in seen:
+            seen.add((key, params.get("seed")))
+            groups.setdefault(key, []).append(run)
+    return groups
