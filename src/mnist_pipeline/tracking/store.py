@@ -38,6 +38,13 @@ def connect(cfg: DictConfig) -> str:
     return uri
 
 
+def sqlite_lock(uri: str) -> FileLock:
+    """A lock file beside the SQLite database of `uri` (sqlite:///<path>)."""
+    database = Path(uri[len(_SQLITE):])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{database}.lock")
+
+
 def open_sqlite_store(uri: str) -> None:
     """Open the SQLite store once in this process, one process at a time.
 
@@ -45,9 +52,7 @@ def open_sqlite_store(uri: str) -> None:
     moment (two sweeps, two queued experiments) fail with "table experiments already exists". A file
     lock beside the database lets the first create them and the others find them made. (A tracking
     server creates its schema once, at its own start, so it needs no lock.)"""
-    database = Path(uri[len(_SQLITE):])
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{database}.lock"):
+    with sqlite_lock(uri):
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         client.search_experiments(max_results=1)  # MLflow caches the opened store per URI and process
         client.search_registered_models(max_results=1)
