@@ -1,11 +1,12 @@
 """The team's tracking server (make server): MLflow on PostgreSQL with served artifacts, started
 by the project's own script on free local ports. Sweeps reach it with nothing but
 MLFLOW_TRACKING_URI set; two started at once both complete and share an Optuna study kept in the
-same PostgreSQL; a restarted server still has every run."""
+same PostgreSQL; `dvc repro` registers its model there; a restarted server still has every run."""
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from conftest import ROOT, compose_config, mlflow_client, tiny_overrides, write_tiny_conf
+from conftest import ROOT, compose_config, mlflow_client, tiny_data_yaml, tiny_overrides, write_tiny_conf
 from mnist_pipeline.download import download
 from mnist_pipeline.prepare import prepare
 
@@ -140,3 +141,31 @@ def test_a_restarted_server_has_the_same_runs(server, tmp_path):
     client = mlflow_client(server.url)
     assert client.get_run(run).data.metrics == {"m": 0.5} and client.get_run(run).info.status == "FINISHED"
     assert Path(client.download_artifacts(run, "note.txt", str(tmp_path))).read_text() == "kept"
+
+
+def test_dvc_repro_with_only_the_tracking_uri_set_registers_on_the_server(server, tmp_path, tiny_mirror):
+    repo = tmp_path / "repo"
+    for name in ["conf", "src", "dvc.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]:
+        source, target = ROOT / name, repo / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    (repo / "conf" / "data" / "tiny.yaml").write_text(tiny_data_yaml(*tiny_mirror))
+    env = environment(MLFLOW_TRACKING_URI=server.url)
+    for command in (["git", "init", "-q"], [sys.executable, "-m", "mnist_pipeline.params", "data=tiny",
+                                            "trainer.max_epochs=1", "tracking.experiment_name=repro"],
+                    ["dvc", "repro"]):
+        result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+
+    assert not (repo / "mlflow.db").exists()  # nothing went to the default store
+    client = mlflow_client(server.url)
+    [run] = client.search_runs([client.get_experiment_by_name("repro").experiment_id])
+    assert run.data.tags["dvc_stage"] == "train" and "test_acc" in run.data.metrics
+    # evaluate's round trip: the model registered, loaded back from the server, scored the same.
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert metrics["registry_test_acc"] == pytest.approx(metrics["test_acc"], abs=1e-6)
+    version = client.get_model_version_by_alias("tiny-classifier", "champion")
+    assert version.run_id == run.info.run_id
