@@ -1,5 +1,6 @@
 """The MLflow store."""
 
+import os
 import subprocess
 import sys
 import time
@@ -48,3 +49,12 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
     errors = [worker.communicate(timeout=120)[1] for worker in workers]
     assert [worker.returncode for worker in workers] == [0] * 4, "\n".join(errors)[-3000:]
     assert len(mlflow_client(uri).search_experiments(filter_string="name = 'e'")) == 1
+
+
+def test_mlflow_telemetry_is_off_before_mlflow_starts_it():
+    # Its thread races requests to a tracking server over os.environ (see mnist_pipeline/__init__.py).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "MLFLOW_DISABLE"))}
+    probe = ("import mnist_pipeline.compare\nfrom mlflow.telemetry.client import get_telemetry_client\n"
+             "print(get_telemetry_client())")
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          timeout=120).stdout.strip() == "None"
