@@ -5,6 +5,7 @@ sweep's own process, before any job starts, it creates the store, the experiment
 run, so parallel jobs never race to create the SQLite schema, and it hands the parent's id to the
 jobs in an environment variable, which local launchers' workers (joblib's loky processes) inherit.
 When the sweep ends, it records the best job on the parent and attaches a comparison of the jobs.
+For an Optuna sweep whose study is kept in a database, it also creates that study before the first trial.
 """
 
 from __future__ import annotations
