@@ -3,7 +3,7 @@
 VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup pipeline test params lock ui
+.PHONY: setup pipeline test params lock ui server server-stop
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,19 @@ params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
 
 ui: setup  ## the MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+
+# A tracking server for a team (README: Working as a team); make server SERVER_PORT=5001 ... to change.
+SERVER_DIR ?= .server
+SERVER_HOST ?= 127.0.0.1
+SERVER_PORT ?= 5000
+SERVER_PG_PORT ?= 5433
+export SERVER_DIR SERVER_HOST SERVER_PORT SERVER_PG_PORT
+
+server: setup  ## MLflow server on PostgreSQL (installed if missing), data in .server/; prints MLFLOW_TRACKING_URI
+	scripts/tracking_server.sh start
+
+server-stop:  ## stop what `make server` started (the runs stay in .server/)
+	scripts/tracking_server.sh stop
 
 lock: setup  ## re-resolve requirements.lock from pyproject.toml
 	uv pip compile pyproject.toml --extra test --extra dev --python-version 3.11 --universal -o requirements.lock

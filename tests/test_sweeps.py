@@ -188,9 +188,9 @@ def test_a_sweep_that_cannot_work_stops_before_any_job(tmp_path):
     config = OmegaConf.create({"hydra": {
         "sweep": {"dir": str(tmp_path)}, "overrides": {"task": []}, "launcher": {"_target_": "basic"},
         "sweeper": {"_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
-                    "storage": "sqlite:///optuna.db"}}})
+                    "storage": f"sqlite:///{tmp_path}/optuna.db", "study_name": None}}})
     # SystemExit, since Hydra turns a callback's exceptions into warnings and carries on.
-    with pytest.raises(SystemExit, match="hydra.sweeper.storage must be null"):
+    with pytest.raises(SystemExit, match="hydra.sweeper.study_name is not set"):
         sweeps.SweepParentRun().on_multirun_start(config)
 
 

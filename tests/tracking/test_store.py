@@ -1,8 +1,13 @@
 """The MLflow store."""
 
+import os
+import subprocess
+import sys
+import time
+
 import mlflow
 
-from conftest import compose_config
+from conftest import compose_config, mlflow_client
 from mnist_pipeline.tracking import store
 
 
@@ -22,3 +27,34 @@ def test_artifacts_live_beside_the_sqlite_store(tmp_path):
     assert store.setup(cfg) == experiment_id  # idempotent
     location = mlflow.get_experiment(experiment_id).artifact_location
     assert location == (tmp_path / "mlruns").as_uri()
+
+
+CONNECT_AT_ONCE = """
+import sys, time
+from omegaconf import OmegaConf
+from mnist_pipeline.tracking import store
+cfg = OmegaConf.create({"tracking": {"tracking_uri": sys.argv[1], "experiment_name": "e"}})
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # every process opens the store at the same moment
+store.setup(cfg)
+"""
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
+    # Unlocked, all but one fail with "table experiments already exists" (or "database is locked").
+    uri = f"sqlite:///{tmp_path}/new.db"
+    start = time.time() + 8  # after every process has imported mlflow
+    workers = [subprocess.Popen([sys.executable, "-c", CONNECT_AT_ONCE, uri, str(start)], stderr=subprocess.PIPE,
+                                text=True) for _ in range(4)]
+    errors = [worker.communicate(timeout=120)[1] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0] * 4, "\n".join(errors)[-3000:]
+    assert len(mlflow_client(uri).search_experiments(filter_string="name = 'e'")) == 1
+
+
+def test_mlflow_telemetry_is_off_before_mlflow_starts_it():
+    # Its thread races requests to a tracking server over os.environ (see mnist_pipeline/__init__.py).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "MLFLOW_DISABLE"))}
+    probe = ("import mnist_pipeline.compare\nfrom mlflow.telemetry.client import get_telemetry_client\n"
+             "print(get_telemetry_client())")
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          timeout=120).stdout.strip() == "None"

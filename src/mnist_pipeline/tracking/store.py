@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import mlflow
+from filelock import FileLock
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
@@ -31,7 +33,29 @@ def connect(cfg: DictConfig) -> str:
     uri = tracking_uri(cfg)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith(_SQLITE):
+        open_sqlite_store(uri)
     return uri
+
+
+def sqlite_lock(uri: str) -> FileLock:
+    """A lock file beside the SQLite database of `uri` (sqlite:///<path>)."""
+    database = Path(uri[len(_SQLITE):])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{database}.lock")
+
+
+def open_sqlite_store(uri: str) -> None:
+    """Open the SQLite store once in this process, one process at a time.
+
+    Whoever opens a new SQLite store first creates its tables; two processes doing so at the same
+    moment (two sweeps, two queued experiments) fail with "table experiments already exists". A file
+    lock beside the database lets the first create them and the others find them made. (A tracking
+    server creates its schema once, at its own start, so it needs no lock.)"""
+    with sqlite_lock(uri):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)  # MLflow caches the opened store per URI and process
+        client.search_registered_models(max_results=1)
 
 
 def setup(cfg: DictConfig) -> str:

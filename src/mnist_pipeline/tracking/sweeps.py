@@ -5,11 +5,13 @@ sweep's own process, before any job starts, it creates the store, the experiment
 run, so parallel jobs never race to create the SQLite schema, and it hands the parent's id to the
 jobs in an environment variable, which local launchers' workers (joblib's loky processes) inherit.
 When the sweep ends, it records the best job on the parent and attaches a comparison of the jobs.
+For an Optuna sweep whose study is kept in a database, it also creates that study before the first trial.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -37,19 +39,44 @@ def sweep_definition(config: DictConfig) -> dict:
             "sweeper": to_plain(hydra.sweeper), "launcher": to_plain(hydra.launcher)}
 
 
+def is_optuna(sweeper: dict) -> bool:
+    return sweeper.get("_target_", "").endswith("OptunaSweeper")
+
+
 def check_sweeper(definition: dict) -> None:
-    """Reject sweeper settings known not to work with the locked versions, before any job starts."""
+    """Reject sweeper settings that cannot do what they promise, before any job starts."""
     sweeper = definition["sweeper"]
-    if sweeper.get("_target_", "").endswith("OptunaSweeper") and sweeper.get("storage"):
-        # hydra-optuna-sweeper allows only optuna<3, whose SQL storage fails under SQLAlchemy 2.
-        raise ConfigError(f"hydra.sweeper.storage must be null (an in-memory study), got {sweeper['storage']!r}: "
-                          "optuna 2.10's database storage does not work with SQLAlchemy 2")
+    if is_optuna(sweeper) and sweeper.get("storage") and not sweeper.get("study_name"):
+        # Optuna would name a new study at random each time: a rerun would start over, not continue.
+        raise ConfigError(f"hydra.sweeper.storage is {sweeper['storage']!r} but hydra.sweeper.study_name is not set: "
+                          "name the study, so that a rerun (or another machine) continues the same one")
+
+
+def create_optuna_study(sweeper: dict) -> None:
+    """Create the sweep's Optuna study in its database (hydra.sweeper.storage), unless it exists.
+
+    The sweeper then loads it (`load_if_exists`): a rerun continues it, and several sweeps on the
+    same study share its trials. Created here, before any sweep asks for a trial, under a lock for
+    SQLite: optuna, like MLflow, creates a new database's tables on first use, and two sweeps
+    starting at once would both try."""
+    import optuna
+
+    storage = sweeper.get("storage")
+    if not (is_optuna(sweeper) and storage):
+        return
+    direction = sweeper.get("direction") or "minimize"
+    directions = [direction] if isinstance(direction, str) else list(direction)
+    lock = store.sqlite_lock(storage) if str(storage).startswith("sqlite:///") else contextlib.nullcontext()
+    with lock:
+        optuna.create_study(study_name=sweeper["study_name"], storage=storage, directions=directions,
+                            load_if_exists=True)
 
 
 def start_parent_run(config: DictConfig) -> str:
     """Create the store, the experiment and the sweep's parent run, recording the sweep's definition."""
     definition = sweep_definition(config)
     check_sweeper(definition)
+    create_optuna_study(definition["sweeper"])
     experiment_id = store.setup(config)
     name = "sweep " + "/".join(Path(definition["sweep_dir"]).parts[-2:])
     tags = {**runs.source_tags(config), SWEEP_ROLE_TAG: "parent", "hydra_sweep_dir": definition["sweep_dir"]}
