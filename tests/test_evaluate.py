@@ -64,7 +64,7 @@ def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
     evaluate(cfg, checkpoint)
     client, name = registry(cfg)
     # Someone replaces the registered model's weights on disk with an untrained model's.
-    pt2 = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://")) / "data" / "model.pt2"
+    pt2 = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://")) / "artifacts" / "network.pt2"
     assert pt2.is_file()
     module, _ = load_checkpoint(checkpoint)
     untrained = build_model(module.hparams.model, num_classes=10)

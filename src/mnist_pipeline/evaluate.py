@@ -19,16 +19,13 @@ import logging
 from pathlib import Path
 
 import mlflow
-import torch
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
 from omegaconf import OmegaConf
 
 from .core.atomic import write_text
 from .core.cli import run_stage
 from .core.config import load_params
 from .core.errors import PipelineError
-from .data.inputs import to_model_input
 from .data.prepared import load_prepared
 from .reports import plots
 from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
@@ -73,15 +70,10 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
         mlflow.log_artifacts(str(plot_dir), "plots")
         version = registry.checkpoint_version(client, name, digest)  # a re-run reuses its version
         if version is None:
-            example = to_model_input(images[:4], normalize).numpy()
-            info = mlflow.pytorch.log_model(
-                model, name="model", input_example=example,
-                signature=infer_signature(example, batched_logits(model, images[:4], normalize).numpy()),
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-            )
+            info = registry.log_model(model, classes, normalize, example=images[:4])
             version = registry.register(info.model_uri, name, digest)
     # Check the registered model before the alias can move to it.
-    registry_acc = registry.registry_accuracy(f"models:/{name}/{version}", images, labels, normalize)
+    registry_acc = registry.registry_accuracy(f"models:/{name}/{version}", images, labels, classes)
     if abs(registry_acc - result["test_acc"]) > 1e-6:
         raise PipelineError(f"model {name} v{version} from the registry scores {registry_acc:.6f} on the test set, "
                             f"but the checkpoint scored {result['test_acc']:.6f}; the champion alias was left "
