@@ -3,7 +3,7 @@
 VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup pipeline test params lock ui
+.PHONY: setup pipeline test params lock ui serve
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
 
 ui: setup  ## the MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+
+DATASET ?= mnist
+serve: setup  ## serve models:/$(DATASET)-classifier@champion on http://127.0.0.1:5001 (POST /invocations)
+	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlflow.db mlflow models serve \
+		-m models:/$(DATASET)-classifier@champion --env-manager local --host 127.0.0.1 --port 5001
 
 lock: setup  ## re-resolve requirements.lock from pyproject.toml
 	uv pip compile pyproject.toml --extra test --extra dev --python-version 3.11 --universal -o requirements.lock
