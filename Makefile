@@ -23,7 +23,10 @@ test: setup  ## lint, then every test, two test modules at a time (pytest -m "no
 params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
 	python -m mnist_pipeline.params
 
-ui: setup  ## the MLflow UI on the project's store: http://127.0.0.1:5000
+ui: setup  ## the MLflow UI on the project's store, opened on the mnist experiment's training runs
+	@python -c "import mlflow; mlflow.set_tracking_uri('sqlite:///$(CURDIR)/mlflow.db'); \
+	e = mlflow.get_experiment_by_name('mnist'); \
+	print('open http://127.0.0.1:5000/#/experiments' + (f'/{e.experiment_id}' if e else '') + '?workflowType=machine_learning')"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
 
 DATASET ?= mnist
