@@ -50,6 +50,10 @@ def test_rerun_reuses_the_registered_version(tiny_cfg):
     assert client.get_model_version(name, "1").run_id == torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
     assert first["champion"] and second["champion"]  # still the champion, not demoted by an equal score
     written = json.loads((Path(cfg.paths.reports) / "metrics.json").read_text())  # still checked and written
+    # The headline figures only; per-class figures have their own file.
+    assert sorted(written) == ["champion", "model_version", "registry_test_acc", "test_acc", "test_loss"]
+    per_class = json.loads((Path(cfg.paths.reports) / "per_class.json").read_text())
+    assert list(per_class) == [str(i) for i in range(10)] and set(per_class["3"]) == {"precision", "recall", "f1"}
     assert written["registry_test_acc"] == pytest.approx(first["test_acc"])
     # An epoch-based recipe: one learning-curve row per epoch.
     with open(Path(cfg.paths.reports) / "plots" / "learning_curves.csv") as rows:

@@ -16,7 +16,7 @@ from ..core.errors import PipelineError  # noqa: E402
 from .plots import integer_x_axis  # noqa: E402
 
 RUN_NAME = "tags.mlflow.runName"
-# Per-class test metrics (test_precision_3, ...) would swamp the table; metrics.json keeps them.
+# Per-class test metrics (test_precision_3, ...) would swamp the table; per_class.json keeps them.
 _PER_CLASS = re.compile(r"^metrics\.test_(precision|recall|f1)_")
 FILES = ("comparison.csv", "comparison.md", "val_acc.png")
 
