@@ -3,7 +3,7 @@
 VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup pipeline test params lock ui server server-stop
+.PHONY: setup pipeline test params lock ui serve server server-stop
 
 setup: $(VENV)/.installed
 
@@ -23,8 +23,16 @@ test: setup  ## lint, then every test, two test modules at a time (pytest -m "no
 params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
 	python -m mnist_pipeline.params
 
-ui: setup  ## the MLflow UI on the project's store: http://127.0.0.1:5000
+ui: setup  ## the MLflow UI on the project's store, opened on the mnist experiment's training runs
+	@python -c "import mlflow; mlflow.set_tracking_uri('sqlite:///$(CURDIR)/mlflow.db'); \
+	e = mlflow.get_experiment_by_name('mnist'); \
+	print('open http://127.0.0.1:5000/#/experiments' + (f'/{e.experiment_id}' if e else '') + '?workflowType=machine_learning')"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+
+DATASET ?= mnist
+serve: setup  ## serve models:/$(DATASET)-classifier@champion on http://127.0.0.1:5001 (POST /invocations)
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} mlflow models serve \
+		-m models:/$(DATASET)-classifier@champion --env-manager local --host 127.0.0.1 --port 5001
 
 # A tracking server for a team (README: Working as a team); make server SERVER_PORT=5001 ... to change.
 SERVER_DIR ?= .server

@@ -50,6 +50,10 @@ def test_rerun_reuses_the_registered_version(tiny_cfg):
     assert client.get_model_version(name, "1").run_id == torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
     assert first["champion"] and second["champion"]  # still the champion, not demoted by an equal score
     written = json.loads((Path(cfg.paths.reports) / "metrics.json").read_text())  # still checked and written
+    # The headline figures only; per-class figures have their own file.
+    assert sorted(written) == ["champion", "model_version", "registry_test_acc", "test_acc", "test_loss"]
+    per_class = json.loads((Path(cfg.paths.reports) / "per_class.json").read_text())
+    assert list(per_class) == [str(i) for i in range(10)] and set(per_class["3"]) == {"precision", "recall", "f1"}
     assert written["registry_test_acc"] == pytest.approx(first["test_acc"])
     # An epoch-based recipe: one learning-curve row per epoch.
     with open(Path(cfg.paths.reports) / "plots" / "learning_curves.csv") as rows:
@@ -64,7 +68,7 @@ def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
     evaluate(cfg, checkpoint)
     client, name = registry(cfg)
     # Someone replaces the registered model's weights on disk with an untrained model's.
-    pt2 = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://")) / "data" / "model.pt2"
+    pt2 = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://")) / "artifacts" / "network.pt2"
     assert pt2.is_file()
     module, _ = load_checkpoint(checkpoint)
     untrained = build_model(module.hparams.model, num_classes=10)

@@ -1,5 +1,7 @@
 """The seed recipes (conf/experiment/) compose, train, and show what the seeds showed."""
 
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -44,13 +46,18 @@ def test_presets_set_the_seed_recipes(preset, recipe):
 
 
 @pytest.mark.parametrize("preset", PRESETS)
-def test_each_preset_trains_a_few_steps(prepared, preset):
+def test_each_preset_trains_a_few_steps(prepared, preset, caplog):
     limits = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.max_epochs=-1",
               "trainer.check_val_every_n_epoch=null"]
     if preset == "pytorch_cnn":
         limits = ["trainer.max_epochs=1", "trainer.limit_train_batches=4"]
     cfg = prepared(f"experiment={preset}", *limits)
-    assert train(cfg) > 0
+    with caplog.at_level(logging.INFO, logger="mnist_pipeline.training.callbacks"):
+        assert train(cfg) > 0
+    # A progress line per validation: after steps 2 and 4 for the step-based recipes.
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    steps = [re.search(r" step (\d+)/4: train_loss [\d.]+, val_loss [\d.]+", line).group(1) for line in progress]
+    assert steps == (["4"] if preset == "pytorch_cnn" else ["2", "4"]), progress
     store.setup(cfg)
     [run] = MlflowClient().search_runs([store.setup(cfg)])
     assert run.data.tags["recipe"] == preset

@@ -1,3 +1,5 @@
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -50,15 +52,16 @@ def test_image_files_give_the_same_answer_as_the_tensor(trained, tmp_path):
     ink = np.zeros((28, 28, 4), np.uint8)  # black ink whose opacity is the digit
     ink[..., 3] = images[3].numpy()
     Image.fromarray(ink, "RGBA").save(tmp_path / "ink.png")
-    assert read_images([tmp_path / "digit.png"]).equal(images[3:4])
+    [prepared], [flipped] = read_images([tmp_path / "digit.png"])  # laid out again, MNIST-style
+    assert not flipped and (prepared.float() - images[3].float()).abs().mean() < 1
     from_file = predictions(checkpoint, images=[tmp_path / "digit.png"])[0]
-    from_paper = predictions(checkpoint, images=[inverted], invert=True)[0]
+    from_paper = predictions(checkpoint, images=[inverted])[0]  # a light background: inverted, unasked
     from_16_bit = predictions(checkpoint, images=[tmp_path / "digit16.png"])[0]
     from_ink = predictions(checkpoint, images=[tmp_path / "ink.png"], invert=True)[0]
     from_tensor = predictions(checkpoint, indices=[3])[0]
-    assert (from_file["logits"] == from_tensor["logits"] == from_paper["logits"] == from_16_bit["logits"]
-            == from_ink["logits"])
-    assert from_file["true"] is None
+    assert from_file["logits"] == from_paper["logits"] == from_16_bit["logits"] == from_ink["logits"]
+    assert from_file["predicted"] == from_tensor["predicted"]
+    assert from_file["true"] is None and from_paper["inverted"] and not from_file["inverted"]
 
 
 def test_command_line(trained):
@@ -66,6 +69,32 @@ def test_command_line(trained):
     out = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(checkpoint),
                           "--index", "0"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("test[0]: predicted ") and "probabilities [" in out
+
+
+def test_a_folder_predicts_in_one_batch_to_csv_or_json(trained, tmp_path):
+    cfg, checkpoint = trained
+    images, labels = load_prepared(cfg.paths.prepared, "test")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):  # dark ink on paper, as people write
+        Image.fromarray(255 - images[i].numpy()).save(folder / f"digit{i}.png")
+    command = [sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(checkpoint), "--image", str(folder)]
+    done = subprocess.run([*command, "--out", str(tmp_path / "p.csv")], capture_output=True, text=True, check=True)
+    assert done.stderr.count("has a light background: inverted it") == 6
+    with open(tmp_path / "p.csv") as rows:
+        table = list(csv.DictReader(rows))
+    assert [Path(r["image"]).name for r in table] == [f"digit{i}.png" for i in range(6)]
+    assert list(table[0]) == ["image", "predicted", "true", "inverted"] + [f"p_{c}" for c in cfg.data.classes]
+    expected = [r["predicted"] for r in predictions(checkpoint, images=[folder])]
+    assert [r["predicted"] for r in table] == expected
+    assert sum(p == str(t) for p, t in zip(expected, labels[:6].tolist())) >= 3  # a trained model, not noise
+
+    subprocess.run([*command, "--no-invert", "--out", str(tmp_path / "p.json")], capture_output=True, check=False)
+    # Kept as they are, dark-on-light sheets show no digit (nothing lighter than the paper): one clear line.
+    assert not (tmp_path / "p.json").exists()
+    subprocess.run([*command, "--invert", "--out", str(tmp_path / "p.json")], check=True, capture_output=True)
+    records = json.loads((tmp_path / "p.json").read_text())
+    assert [r["predicted"] for r in records] == expected and all(r["inverted"] for r in records)
 
 
 def test_command_line_refuses_bad_input_in_one_line(trained, tmp_path):

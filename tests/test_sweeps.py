@@ -237,9 +237,12 @@ def test_mlflow_ui_shows_the_sweep_nested_under_its_parent(optuna_sweep, mlflow_
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 2400, "height": 1200})
-            page.goto(f"{mlflow_ui}/#/experiments/{experiment}/runs")
+            # The link `make ui` prints: the experiment opens on its runs table with their names, not
+            # on the GenAI overview, and (its kind recorded) with no "Choose experiment type" pop-up.
+            page.goto(f"{mlflow_ui}/#/experiments/{experiment}?workflowType=machine_learning")
             parent_row = page.locator("[role=row]", has_text=parent.info.run_name)
             parent_row.wait_for(timeout=60_000)
+            assert page.get_by_text("Choose experiment type").count() == 0
             assert page.get_by_text("job-0", exact=True).count() == 0  # children start folded under the parent
             parent_row.locator('[col-id="attributes.`Run Name`"] button').click()  # unfold
             page.get_by_text(f"job-{JOBS - 1}", exact=True).wait_for(timeout=10_000)

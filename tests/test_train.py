@@ -1,5 +1,7 @@
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +18,19 @@ from mnist_pipeline.train import train
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 
-def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg):
+def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg, caplog):
     cfg = tiny_cfg()
     download(cfg)
     prepare(cfg)
-    best_val = train(cfg)
+    with caplog.at_level(logging.INFO, logger="mnist_pipeline.training.callbacks"):
+        best_val = train(cfg)
+    # A line per epoch: step, losses, accuracies, images/s, time left.
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert len(progress) == 2, progress
+    line = (r"epoch {epoch}/2 step {step}/40: train_loss [\d.]+, val_loss [\d.]+, train_acc [\d.]+, val_acc [\d.]+; "
+            r"[\d,]+ images/s, \dm\d\ds left")
+    assert re.fullmatch(line.format(epoch=1, step=20), progress[0]), progress[0]
+    assert re.fullmatch(line.format(epoch=2, step=40), progress[1]) and progress[1].endswith("0m00s left")
 
     models = Path(cfg.paths.models)
     best = torch.load(models / "best.ckpt", weights_only=True)  # plain hyperparameters only
@@ -36,6 +46,7 @@ def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg):
     assert run.data.params["optimizer.lr"] == "0.002" and run.data.params["model._target_"].endswith("SmallCNN")
     assert run.data.tags["dataset"] == "tiny" and run.data.tags["dataset_sha256"] == runs.dataset_digest(cfg)
     assert run.data.tags["git_commit"]
+    assert re.fullmatch(r"SmallCNN-tiny-[0-9a-f]{6}", run.info.run_name), run.info.run_name
     for name in ("train_loss", "val_loss", "train_acc", "val_acc", "train_images_per_sec"):
         assert len(client.get_metric_history(run.info.run_id, name)) == 2, name  # once per epoch
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

@@ -3,7 +3,8 @@ register the model in the MLflow Model Registry (once per checkpoint file: a re-
 
     python -m mnist_pipeline.evaluate [--checkpoint PATH]        (reads params.yaml)
 
-Writes reports/metrics.json (DVC metrics), reports/plots/confusion.csv (DVC's `confusion`
+Writes reports/metrics.json (DVC metrics: the headline figures only, so `dvc exp show` fits a
+terminal), reports/per_class.json (precision, recall and F1 per class), reports/plots/confusion.csv (DVC's `confusion`
 template), reports/plots/learning_curves.csv and PNGs of the confusion matrix, learning curves and
 misclassified images. The checkpoint is scored with the classes and input scaling it was trained
 with, and refused when params.yaml's dataset is another. Once the registered version loads back and
@@ -19,16 +20,13 @@ import logging
 from pathlib import Path
 
 import mlflow
-import torch
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
 from omegaconf import OmegaConf
 
 from .core.atomic import write_text
 from .core.cli import run_stage
 from .core.config import load_params
 from .core.errors import PipelineError
-from .data.inputs import to_model_input
 from .data.prepared import load_prepared
 from .reports import plots
 from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
@@ -73,15 +71,10 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
         mlflow.log_artifacts(str(plot_dir), "plots")
         version = registry.checkpoint_version(client, name, digest)  # a re-run reuses its version
         if version is None:
-            example = to_model_input(images[:4], normalize).numpy()
-            info = mlflow.pytorch.log_model(
-                model, name="model", input_example=example,
-                signature=infer_signature(example, batched_logits(model, images[:4], normalize).numpy()),
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-            )
+            info = registry.log_model(model, classes, normalize, example=images[:4])
             version = registry.register(info.model_uri, name, digest)
     # Check the registered model before the alias can move to it.
-    registry_acc = registry.registry_accuracy(f"models:/{name}/{version}", images, labels, normalize)
+    registry_acc = registry.registry_accuracy(f"models:/{name}/{version}", images, labels, classes)
     if abs(registry_acc - result["test_acc"]) > 1e-6:
         raise PipelineError(f"model {name} v{version} from the registry scores {registry_acc:.6f} on the test set, "
                             f"but the checkpoint scored {result['test_acc']:.6f}; the champion alias was left "
@@ -90,15 +83,16 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
                                           cfg.tracking.champion_min_accuracy)
 
     metrics = {"test_loss": result["test_loss"], "test_acc": result["test_acc"],
-               "registry_test_acc": registry_acc, "model_version": int(version),
-               "champion": champion, "per_class": result["per_class"]}
+               "registry_test_acc": registry_acc, "model_version": int(version), "champion": champion}
+    write_text(reports / "per_class.json", json.dumps(result["per_class"], indent=2) + "\n")
     write_text(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metric("registry_test_acc", registry_acc)
         mlflow.log_artifact(str(reports / "metrics.json"))
+        mlflow.log_artifact(str(reports / "per_class.json"))
     log.info("test_acc %.4f, test_loss %.4f; %s version %s%s", result["test_acc"], result["test_loss"], name,
              version, " (champion)" if champion else "")
-    return metrics
+    return {**metrics, "per_class": result["per_class"]}
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from .core.project import project_root
 from .data.datamodule import MNISTDataModule
 from .tracking import runs
 from .training.builders import build_callbacks, check_training_config
-from .training.callbacks import Provenance, RngState, Throughput, ValidateLastStep
+from .training.callbacks import ProgressLine, Provenance, RngState, Throughput, ValidateLastStep
 from .training.checkpoints import AtomicCheckpointIO, BestCheckpoint, publish_checkpoints, resume_checkpoint
 from .training.classifier import Classifier
 from .training.interrupts import outcome
@@ -114,9 +114,12 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     best = BestCheckpoint(dirpath=running_dir, filename="best", monitor="val_acc", mode="max",
                            enable_version_counter=False, save_last=True)
     throughput = Throughput()
-    trainer = pl.Trainer(**config["trainer"], logger=logger, default_root_dir=models_dir,
-                         callbacks=[best, throughput, Provenance(logger.run_id, config), RngState(),
-                                    ValidateLastStep(), *extra],
+    options = dict(config["trainer"])
+    if options.get("enable_progress_bar") is None:  # the default: a bar on a terminal, never in a log file
+        options["enable_progress_bar"] = sys.stderr.isatty()
+    trainer = pl.Trainer(**options, logger=logger, default_root_dir=models_dir,
+                         callbacks=[best, throughput, ProgressLine(throughput), Provenance(logger.run_id, config),
+                                    RngState(), ValidateLastStep(), *extra],
                          plugins=[AtomicCheckpointIO()])
     logger.experiment.set_tag(logger.run_id, "hardware", hardware(trainer))
     with warnings.catch_warnings():

@@ -80,6 +80,7 @@ def test_all_mirrors_down_names_file_and_every_mirror(tmp_path, good):
     for mirror in mirrors:
         assert mirror_url(mirror, NAME) in message
     assert "not a complete gzip archive" in message
+    assert message.splitlines()[-1].startswith("Without internet, point data.mirrors at a local folder or file:// URL")
     assert isinstance(err.value, PipelineError)
 
 

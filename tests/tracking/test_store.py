@@ -58,3 +58,14 @@ def test_mlflow_telemetry_is_off_before_mlflow_starts_it():
              "print(get_telemetry_client())")
     assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                           timeout=120).stdout.strip() == "None"
+
+
+def test_the_experiment_is_a_training_experiment(tmp_path):
+    """So that the MLflow UI opens it on its runs, not on the GenAI overview."""
+    cfg = compose_config([f"tracking.tracking_uri=sqlite:///{tmp_path}/store.db", "tracking.experiment_name=e"])
+    experiment_id = store.setup(cfg)
+    assert mlflow.get_experiment(experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    old = mlflow.create_experiment("made-before")  # a store from before the kind was recorded
+    cfg.tracking.experiment_name = "made-before"
+    assert store.setup(cfg) == old
+    assert mlflow.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"

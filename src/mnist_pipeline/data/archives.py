@@ -71,6 +71,13 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
         os.fsync(out.fileno())
 
 
+# What to do next when no mirror answers (README: "Offline, from a local mirror").
+OFFLINE_HINT = ("Without internet, point data.mirrors at a local folder or file:// URL that holds the four "
+                "archives, e.g. dvc exp run -S 'data.mirrors=[file:///path/to/mnist/]' or "
+                "python -m mnist_pipeline.params 'data.mirrors=[/path/to/mnist]' then dvc repro "
+                "(see the README's \"Offline, from a local mirror\").")
+
+
 def download_file(filename: str, sha256: str, mirrors: Sequence[str], dest_dir: Path,
                   timeout: float = 60.0) -> Path:
     """Fetch one archive into dest_dir, trying mirrors in order; returns its path."""
@@ -99,4 +106,4 @@ def download_file(filename: str, sha256: str, mirrors: Sequence[str], dest_dir: 
         return final
     tried = "\n".join(f"  - {line}" for line in failures)
     raise DownloadError(f"could not get a verified copy of {filename} from any of "
-                        f"{len(mirrors)} mirror(s):\n{tried}")
+                        f"{len(mirrors)} mirror(s):\n{tried}\n{OFFLINE_HINT}")

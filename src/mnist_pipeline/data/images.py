@@ -1,4 +1,6 @@
-"""Image files as model-sized grayscale tensors, read with Pillow as a viewer shows them.
+"""Image files as MNIST digits: read with Pillow as a viewer shows them, then prepared the way
+MNIST's digits were (light digit on dark; its bounding box fitted into 20x20 keeping the aspect
+ratio, then centred by its centre of mass in 28x28).
 
 Image files come from users, so each one is checked before it is decoded, and anything Pillow
 cannot read becomes one PipelineError naming the file.
@@ -22,6 +24,10 @@ MAX_SIDE = 4096
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
 # Pillow opens 16-bit grayscale as one of these integer modes, values 0..65535.
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+# MNIST's layout: the digit's box fitted into BOX x BOX, its centre of mass at the centre of SIDE x SIDE.
+SIDE, BOX = 28, 20
+INK = 0.15  # a pixel belongs to the digit's box above this fraction of the brightest ink
 
 
 class ImageError(PipelineError):
@@ -67,11 +73,62 @@ def read_gray(path: Path) -> np.ndarray:
                 raise ImageError(f"{path}: corrupt or truncated image ({err})") from None
 
 
-def read_images(paths: list[Path], invert: bool = False) -> torch.Tensor:
-    """Image files as uint8 [N, 28, 28] grayscale, resized as they are; invert for dark ink on light paper."""
-    images = []
+def has_light_background(gray: np.ndarray) -> bool:
+    """Dark ink on light paper: the image's border is mostly light."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return bool(np.median(border) > 127)
+
+
+def mnist_style(gray: np.ndarray) -> torch.Tensor:
+    """A light digit on a dark background (uint8 [H, W]) laid out as MNIST's: background taken
+    away and contrast stretched, the digit's bounding box fitted into 20x20 with its aspect ratio
+    kept, then placed so that its centre of mass is the centre of a 28x28 image. Returns uint8 [28, 28]."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    ink = np.clip(gray.astype(np.float32) - np.median(border), 0, None)
+    if ink.max() == 0:
+        raise ImageError("no digit found: nothing is lighter than the background (after --invert, if given)")
+    ink *= 255 / ink.max()
+    rows, cols = np.nonzero(ink > INK * 255)
+    box = torch.from_numpy(ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+    scale = BOX / max(box.shape)
+    size = [max(1, round(box.shape[0] * scale)), max(1, round(box.shape[1] * scale))]
+    digit = resize(box[None], size, antialias=True)[0].clamp(0, 255)
+    total = digit.sum()
+    centre_y = float((digit.sum(dim=1) * torch.arange(size[0])).sum() / total)
+    centre_x = float((digit.sum(dim=0) * torch.arange(size[1])).sum() / total)
+    # Shift the centre of mass to (14, 14), where MNIST's digits have it (measured: mean 13.99, 14.00),
+    # keeping the whole box inside.
+    top = min(max(round(SIDE / 2 - centre_y), 0), SIDE - size[0])
+    left = min(max(round(SIDE / 2 - centre_x), 0), SIDE - size[1])
+    image = torch.zeros(SIDE, SIDE)
+    image[top:top + size[0], left:left + size[1]] = digit
+    return image.round().to(torch.uint8)
+
+
+def image_files(paths: list[Path]) -> list[Path]:
+    """The files named, with each folder replaced by its image files (sorted by name)."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise ImageError(f"{path}: folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def read_images(paths: list[Path], invert: bool | None = None) -> tuple[torch.Tensor, list[bool]]:
+    """Image files as MNIST digits, uint8 [N, 28, 28], and whether each was inverted. invert=None
+    inverts the images with a light background (dark ink on paper); True or False forces it."""
+    images, inverted = [], []
     for path in paths:
-        pixels = torch.from_numpy(read_gray(Path(path)))
-        image = resize(pixels.unsqueeze(0), [28, 28], antialias=True)[0]
-        images.append(255 - image if invert else image)
-    return torch.stack(images)
+        gray = read_gray(Path(path))
+        flip = has_light_background(gray) if invert is None else invert
+        try:
+            images.append(mnist_style(255 - gray if flip else gray))
+        except ImageError as err:
+            raise ImageError(f"{path}: {err}") from None
+        inverted.append(flip)
+    return torch.stack(images), inverted

@@ -47,6 +47,7 @@ def learning_curves_png(points: pd.DataFrame, unit: str, path: Path) -> None:
         ax.plot(curve[unit], curve.value, marker="o", label=name)
     for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy")):
         ax.set_xlabel(unit)
+        ax.set_ylabel("cross-entropy loss" if title == "loss" else "accuracy")
         integer_x_axis(ax)
         ax.set_title(title)
         ax.grid(alpha=0.3)
@@ -57,17 +58,20 @@ def learning_curves_png(points: pd.DataFrame, unit: str, path: Path) -> None:
 
 def misclassified_png(images: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor,
                       classes: list[str], path: Path, limit: int = 36) -> None:
-    """A grid of the first `limit` misclassified images, titled 'actual -> predicted'."""
+    """A grid of the first `limit` misclassified images, each titled with its true and predicted
+    label, spelled out so that no one has to guess which is which."""
     wrong = (labels != predicted).nonzero().flatten()[:limit]
     cols = 6
     rows = max(1, -(-len(wrong) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.8), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.9, rows * 2.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, index in zip(axes.flat, wrong.tolist()):
         ax.imshow(images[index].numpy(), cmap="gray_r")
-        ax.set_title(f"{classes[labels[index]]} → {classes[predicted[index]]}", fontsize=7)
-    fig.suptitle(f"Misclassified test images (first {len(wrong)})")
+        ax.set_title(f"true {classes[labels[index]]}\npredicted {classes[predicted[index]]}", fontsize=10,
+                     linespacing=1.3)
+    fig.suptitle(f"Misclassified test images (first {len(wrong)} of {int((labels != predicted).sum())})",
+                 fontsize=12)
     _save(fig, path)
 
 

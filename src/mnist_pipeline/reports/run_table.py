@@ -16,17 +16,28 @@ from ..core.errors import PipelineError  # noqa: E402
 from .plots import integer_x_axis  # noqa: E402
 
 RUN_NAME = "tags.mlflow.runName"
-# Per-class test metrics (test_precision_3, ...) would swamp the table; metrics.json keeps them.
+# Per-class test metrics (test_precision_3, ...) would swamp the table; per_class.json keeps them.
 PER_CLASS = re.compile(r"^metrics\.test_(precision|recall|f1)_")
 FILES = ("comparison.csv", "comparison.md", "val_acc.png")
 
 
+def _applies(values: pd.Series) -> pd.Series:
+    """Whether a param applies to each run: logged, and not None (an MLP's model.dropout, say)."""
+    return values.notna() & ~values.astype(str).isin(["None", "null", ""])
+
+
 def varying_params(runs: pd.DataFrame) -> list[str]:
-    """The params columns whose value differs between runs (what a sweep changed), sorted."""
+    """The params columns whose value differs between runs (what a sweep changed), sorted; a param
+    that applies to none of the runs is left out, and one that applies to some counts as varying."""
     columns = {c for c in runs.columns if c.startswith("params.")}
     # Lightning logs the module's hyperparameters again as model/dropout; keep model.dropout.
     columns = {c for c in columns if c.replace("/", ".") == c or c.replace("/", ".") not in columns}
-    return sorted(c for c in columns if runs[c].astype(str).nunique(dropna=False) > 1)
+    varying = []
+    for column in columns:
+        applies = _applies(runs[column])
+        if applies.any() and runs[column].where(applies, "n/a").astype(str).nunique() > 1:
+            varying.append(column)
+    return sorted(varying)
 
 
 def lower_is_better(metric: str) -> bool:
@@ -51,7 +62,16 @@ def table(runs: pd.DataFrame, metric: str, params: list[str] | None = None) -> p
                         runs[param_columns], runs[[column, *metrics]]], axis=1)
     result = result.sort_values(column, ascending=lower_is_better(metric), na_position="last", kind="stable")
     result.columns = [c.split(".", 1)[1] if c.startswith(("params.", "metrics.")) else c for c in result.columns]
-    return result.reset_index(drop=True)
+    result = result.reset_index(drop=True)
+    result.attrs["params"] = [c.removeprefix("params.") for c in param_columns]  # for the plot's legend
+    return result
+
+
+def legend_label(row: pd.Series, params: list[str]) -> str:
+    """A run as the compare plot's legend names it: its name and the values of the params that vary
+    (`job-3: lr=0.001, dropout=0.2`), the short id when nothing varies."""
+    shown = [f"{name.rsplit('.', 1)[-1]}={row[name]}" for name in params if _applies(pd.Series([row[name]])).all()]
+    return f"{row['run_name']}: {', '.join(shown)}" if shown else f"{row['run_name']} ({row['run_id'][:8]})"
 
 
 def val_acc_png(points: pd.DataFrame, unit: str, labels: dict[str, str], path: Path, title: str) -> None:
@@ -69,7 +89,7 @@ def val_acc_png(points: pd.DataFrame, unit: str, labels: dict[str, str], path: P
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.lines:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot, never over a line
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot, never over a line
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -83,7 +103,8 @@ def write(rows: pd.DataFrame, curves: tuple[str, pd.DataFrame], folder: Path, ti
     csv_path, md_path, png_path = (folder / name for name in FILES)
     rows.to_csv(csv_path, index=False)
     md_path.write_text(f"# {title}\n\n{rows.to_markdown(index=False, floatfmt='.4f')}\n")
-    labels = {row.run_id: f"{row.run_name} ({row.run_id[:8]})" for row in rows.itertuples()}
+    params = rows.attrs.get("params", [])
+    labels = {row["run_id"]: legend_label(row, params) for _, row in rows.iterrows()}
     unit, points = curves
     val_acc_png(points, unit, labels, png_path, title)
     return [csv_path, md_path, png_path]

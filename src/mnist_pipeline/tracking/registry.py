@@ -3,27 +3,60 @@ version, and the registered model's accuracy as a user loads it back."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import torch
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
 
-from ..data.inputs import to_model_input
+from ..core.errors import PipelineError
+from . import served_model
 
 CHAMPION = "champion"
 CHECKPOINT_TAG = "checkpoint_sha256"  # the content hash of the checkpoint file a version was logged from
+# What the logged model takes; versions logged before it took raw pixels (float [N, 1, 28, 28] in,
+# logits out) lack this tag and are never reused for a checkpoint evaluated again.
+INPUT_TAG, INPUT = "input", "uint8 [N, 28, 28]"
+NETWORK_ARTIFACT = "network.pt2"  # the torch.export program inside a logged model's artifacts/
+
+
+def log_model(network: torch.nn.Module, classes: list[str], normalize: bool, example: torch.Tensor):
+    """Log the served model (served_model.py: uint8 pixels in, class names and probabilities out)
+    to the active run; returns MLflow's ModelInfo. `example` is a few uint8 [N, 28, 28] images."""
+    batch = ({0: torch.export.Dim.DYNAMIC},)  # any batch size
+    program = torch.export.export(network.eval(), (torch.zeros(2, 1, 28, 28),), dynamic_shapes=batch)
+    example = example.numpy()
+    with tempfile.TemporaryDirectory() as folder:
+        network_file, classes_file = Path(folder) / NETWORK_ARTIFACT, Path(folder) / "classes.json"
+        torch.export.save(program, network_file)
+        classes_file.write_text(json.dumps({"classes": list(classes), "normalize": bool(normalize)}))
+        output = served_model.DigitClassifier()
+        output.network, output.classes, output.normalize = program.module(), list(classes), normalize
+        signature = infer_signature(example, output.predict(None, example))
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=served_model.__file__, signature=signature, input_example=example,
+            artifacts={"network": str(network_file), "classes": str(classes_file)},
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
+                              f"numpy=={np.__version__}", "pandas"],
+        )
 
 
 def checkpoint_version(client: MlflowClient, model_name: str, checkpoint_sha256: str) -> str | None:
     """The version already registered from this checkpoint file, if any."""
-    found = client.search_model_versions(f"name = '{model_name}' and tags.{CHECKPOINT_TAG} = '{checkpoint_sha256}'")
+    found = client.search_model_versions(f"name = '{model_name}' and tags.{CHECKPOINT_TAG} = '{checkpoint_sha256}' "
+                                         f"and tags.{INPUT_TAG} = '{INPUT}'")
     return str(found[0].version) if found else None
 
 
 def register(model_uri: str, model_name: str, checkpoint_sha256: str) -> str:
     """A new version of the logged model, tagged with its checkpoint's hash as it is created."""
-    return str(mlflow.register_model(model_uri, model_name, tags={CHECKPOINT_TAG: checkpoint_sha256}).version)
+    tags = {CHECKPOINT_TAG: checkpoint_sha256, INPUT_TAG: INPUT}
+    return str(mlflow.register_model(model_uri, model_name, tags=tags).version)
 
 
 def _champion(client: MlflowClient, model_name: str):
@@ -58,10 +91,31 @@ def promote_if_better(client: MlflowClient, model_name: str, version: str, test_
     return True
 
 
-def registry_accuracy(model_uri: str, images: torch.Tensor, labels: torch.Tensor, normalize: bool) -> float:
-    """Test accuracy of the model as a user loads it back from the registry (pyfunc, numpy in and out)."""
-    # The logged (torch.export) model's weights are pinned to the CPU; without this, MLflow's loader
-    # picks CUDA whenever a GPU is present and refuses to load it.
-    model = mlflow.pyfunc.load_model(model_uri, model_config={"device": "cpu"})
-    logits = np.concatenate([model.predict(to_model_input(chunk, normalize).numpy()) for chunk in images.split(1000)])
-    return float((logits.argmax(axis=1) == labels.numpy()).mean())
+def registry_accuracy(model_uri: str, images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> float:
+    """Test accuracy of the model as a user loads it back from the registry: uint8 pixels in,
+    class names out."""
+    model = mlflow.pyfunc.load_model(model_uri)
+    predicted = np.concatenate([model.predict(chunk.numpy())["label"].to_numpy() for chunk in images.split(1000)])
+    return float((predicted == np.asarray(classes)[labels.numpy()]).mean())
+
+
+def find_version(client: MlflowClient, model_name: str, version_or_alias: str):
+    """A registered version by number (`3`) or alias (`champion`)."""
+    try:
+        if version_or_alias.isdigit():
+            return client.get_model_version(model_name, version_or_alias)
+        return client.get_model_version_by_alias(model_name, version_or_alias)
+    except MlflowException:
+        raise PipelineError(f"registered model '{model_name}' has no version or alias '{version_or_alias}' "
+                            "(run evaluate to register one)") from None
+
+
+def load_network(model_name: str, version: str, folder: Path) -> tuple[torch.nn.Module, dict]:
+    """A registered version's network (its torch.export program) and its classes and input scaling,
+    downloaded into `folder`."""
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=str(folder)))
+    network, classes = local / "artifacts" / NETWORK_ARTIFACT, local / "artifacts" / "classes.json"
+    if not network.is_file() or not classes.is_file():
+        raise PipelineError(f"{model_name} v{version} has no artifacts/{NETWORK_ARTIFACT} and classes.json: it was "
+                            "logged by an older version of this project; evaluate its checkpoint again")
+    return torch.export.load(network).module(), json.loads(classes.read_text())

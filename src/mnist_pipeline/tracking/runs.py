@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import time
 from pathlib import Path
@@ -79,6 +80,13 @@ def _hydra_job_tags() -> dict[str, str]:
     return tags
 
 
+def descriptive_run_name(cfg: DictConfig) -> str:
+    """What ran, on what, and a short random id that keeps names apart (MLflow's own names repeat
+    for runs started with the same seed): `<recipe, or model when no recipe>-<dataset>-<6 hex>`."""
+    what = cfg.recipe if cfg.recipe != "default" else cfg.model._target_.rsplit(".", 1)[-1]
+    return f"{what}-{cfg.data.name}-{secrets.token_hex(3)}"
+
+
 def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str | None = None) -> MLFlowLogger:
     """The logger of a new run, or of run `run_id` reopened (a resumed training continues its run)."""
     experiment_id = setup(cfg)
@@ -86,6 +94,8 @@ def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str |
     tags = {**run_tags(cfg), **process_tags()}
     if run_name is None and "hydra_job_num" in tags:
         run_name = f"job-{tags['hydra_job_num']}"  # as listed nested under the sweep's parent run
+    elif run_name is None and run_id is None:
+        run_name = descriptive_run_name(cfg)
     logger = MLFlowLogger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
                           run_name=run_name, tags=tags, log_model=False, run_id=run_id)
     if run_id is not None:

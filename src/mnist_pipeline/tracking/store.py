@@ -15,6 +15,9 @@ from omegaconf import DictConfig
 from ..core.project import project_root
 
 _SQLITE = "sqlite:///"
+# MLflow 3 records an experiment's kind; without it the UI opens an experiment on its GenAI
+# overview and asks what the experiment is. This one trains models: it opens on the runs.
+KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 def tracking_uri(cfg: DictConfig) -> str:
@@ -66,11 +69,13 @@ def setup(cfg: DictConfig) -> str:
     name = cfg.tracking.experiment_name
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        if KIND_TAG not in experiment.tags:  # created before the kind was recorded
+            MlflowClient().set_experiment_tag(experiment.experiment_id, KIND_TAG, TRAINING_KIND)
         return experiment.experiment_id
     artifacts = None
     if uri.startswith(_SQLITE):
         artifacts = (Path(uri[len(_SQLITE):]).parent / "mlruns").as_uri()
     try:
-        return mlflow.create_experiment(name, artifact_location=artifacts)
+        return mlflow.create_experiment(name, artifact_location=artifacts, tags={KIND_TAG: TRAINING_KIND})
     except MlflowException:  # created meanwhile by a concurrent job
         return mlflow.get_experiment_by_name(name).experiment_id

@@ -164,3 +164,64 @@ class BatchProbabilities(Callback):
         logger = trainer.logger
         if logger is not None and hasattr(logger, "run_id"):
             logger.experiment.log_text(logger.run_id, json.dumps(self.records), "batch_probabilities.json")
+
+
+class ProgressLine(Callback):
+    """One line per validation (each epoch, or each val_check_interval for the step-based recipes):
+    epoch, step, losses, accuracies, training images/s and the time left, so a training (and
+    `dvc repro`) is never silent. Throughput supplies the images/s.
+
+    After a validation at an epoch's end the line waits for the epoch's training figures; after
+    one mid-epoch it shows the mean training loss since the previous line."""
+
+    def __init__(self, throughput: Throughput) -> None:
+        self.throughput = throughput
+        self.lines: list[str] = []
+        self._pending: dict | None = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._started, self._first_step = time.perf_counter(), trainer.global_step  # a resumed run starts later
+        self._losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._pending:  # validated mid-epoch, after the previous batch
+            self._emit(trainer, {"train_loss": sum(self._losses) / max(len(self._losses), 1)})
+        self._losses.append(float(outputs["loss"]))
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            metrics = trainer.callback_metrics
+            self._pending = {"step": trainer.global_step, "epoch": trainer.current_epoch,
+                             **{name: float(metrics[name]) for name in ("val_loss", "val_acc") if name in metrics}}
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self._pending:
+            metrics = trainer.callback_metrics
+            self._emit(trainer, {name: float(metrics[name]) for name in ("train_loss", "train_acc") if name in metrics})
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self._pending:  # stopped right after a mid-epoch validation
+            self._emit(trainer, {"train_loss": sum(self._losses) / max(len(self._losses), 1)})
+
+    def _emit(self, trainer, train: dict[str, float]) -> None:
+        pending, self._pending, self._losses = self._pending, None, []
+        step, total = pending["step"], trainer.estimated_stepping_batches
+        done = (step - self._first_step) / max(total - self._first_step, 1)
+        elapsed = time.perf_counter() - self._started
+        left = elapsed * (1 - done) / done if done > 0 else float("nan")
+        figures = {**train, **pending}
+        shown = ", ".join(f"{name} {figures[name]:.4f}" for name in ("train_loss", "val_loss", "train_acc", "val_acc")
+                          if name in figures)
+        epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+        line = (f"epoch {pending['epoch'] + 1}{epochs} step {step}/{int(total)}: {shown}; "
+                f"{self.throughput.images_per_sec:,.0f} images/s, {_duration(left)} left")
+        self.lines.append(line)
+        log.info(line)
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:  # nan: nothing measured yet
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

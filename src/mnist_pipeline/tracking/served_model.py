@@ -1,0 +1,76 @@
+"""The registered model as users call it: MNIST pixels in, class names and probabilities out.
+
+MLflow logs this file as the model's code ("models from code") and runs it whenever the model is
+loaded or served, so it imports nothing from this project: the network itself is a torch.export
+program, an artifact beside it, and needs no model class to load.
+
+In: uint8 pixels [N, 28, 28], 0-255, a light digit on a dark background as in MNIST (the scaling
+the network was trained with happens here). Out: one row per image, `label` (the class name) and
+`probabilities` (one per class, in the order of the model's classes).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
+
+EXPECTED = "expected uint8 pixels [N, 28, 28] with values 0-255 (light digit on dark, as in MNIST)"
+CHUNK = 1000  # images per forward pass: memory stays bounded whatever N is
+
+
+class InputError(MlflowException):
+    """Input that cannot be a batch of MNIST images (an MlflowException, so that the scoring server
+    answers 400 with this message rather than a generic error)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def check_pixels(pixels) -> np.ndarray:
+    """uint8 [N, 28, 28] from what a caller sent, or an InputError saying what is expected.
+
+    A [N, 1, 28, 28] array is taken as well (when MLflow's own schema check is skipped). An image
+    whose pixels are all 0 or 1 is refused: that is what floats scaled to [0, 1] become once
+    JSON numbers are cast to uint8, and it would otherwise be classified silently."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 4 and pixels.shape[1] == 1:
+        pixels = pixels[:, 0]
+    if pixels.ndim != 3 or pixels.shape[1:] != (28, 28) or len(pixels) == 0:
+        raise InputError(f"got an array of shape {list(pixels.shape)}; {EXPECTED}")
+    if pixels.dtype.kind not in "ui":
+        raise InputError(f"got {pixels.dtype} values; {EXPECTED}")
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+        raise InputError(f"got values from {pixels.min()} to {pixels.max()}; {EXPECTED}")
+    faint = np.flatnonzero(pixels.reshape(len(pixels), -1).max(axis=1) <= 1)
+    if len(faint):
+        raise InputError(f"image {faint[0]} has no pixel above 1 (blank, or scaled to [0, 1]); {EXPECTED}")
+    return pixels.astype(np.uint8)
+
+
+class DigitClassifier(PythonModel):
+    def load_context(self, context) -> None:
+        self.network = torch.export.load(context.artifacts["network"]).module()
+        spec = json.loads(Path(context.artifacts["classes"]).read_text())
+        self.classes, self.normalize = spec["classes"], spec["normalize"]
+
+    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+        pixels = torch.from_numpy(check_pixels(model_input))
+        probabilities = []
+        with torch.inference_mode():
+            for chunk in pixels.split(CHUNK):
+                x = chunk.unsqueeze(1).float()
+                probabilities.append(self.network(x / 255.0 if self.normalize else x).softmax(dim=1))
+        probs = torch.cat(probabilities).double().numpy()
+        return pd.DataFrame({"label": [self.classes[i] for i in probs.argmax(axis=1)],
+                             "probabilities": [row.tolist() for row in probs]})
+
+
+mlflow.models.set_model(DigitClassifier())

@@ -1,0 +1,78 @@
+"""The registered model's input contract: uint8 MNIST pixels in, class names and probabilities out,
+anything else refused with what is expected; signature and input example say the same."""
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+from mlflow.exceptions import MlflowException
+
+from conftest import mlflow_client
+from mnist_pipeline.models.small_cnn import SmallCNN
+from mnist_pipeline.tracking import registry
+from mnist_pipeline.tracking.served_model import InputError, check_pixels
+
+CLASSES = list("abcdefghij")  # class names, not indices, come back
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory, digits):
+    """An (untrained) network logged as the served model to a real SQLite store."""
+    folder = tmp_path_factory.mktemp("served")
+    mlflow_client(f"sqlite:///{folder}/mlflow.db")
+    mlflow.set_experiment(experiment_name="served")
+    images = digits[0]
+    with mlflow.start_run():
+        info = registry.log_model(SmallCNN(), CLASSES, normalize=True, example=torch.from_numpy(images[:4]))
+    return info.model_uri, images
+
+
+def test_takes_uint8_pixels_and_answers_class_names_and_probabilities(logged):
+    uri, images = logged
+    model = mlflow.pyfunc.load_model(uri)
+    out = model.predict(images[:5])
+    assert list(out.columns) == ["label", "probabilities"]
+    assert set(out["label"]) <= set(CLASSES)
+    probabilities = np.stack(out["probabilities"])
+    assert probabilities.shape == (5, 10) and np.allclose(probabilities.sum(axis=1), 1)
+    assert [CLASSES[i] for i in probabilities.argmax(axis=1)] == out["label"].tolist()
+
+
+def test_signature_and_input_example_say_the_same(logged):
+    uri, _ = logged
+    info = mlflow.models.get_model_info(uri)
+    [spec] = info.signature.inputs.inputs
+    assert spec.type == np.dtype("uint8") and spec.shape == (-1, 28, 28)
+    assert info.signature.outputs.input_names() == ["label", "probabilities"]
+    example = mlflow.models.Model.load(uri).load_input_example()
+    assert example.dtype == np.uint8 and example.shape == (4, 28, 28) and example.max() > 1
+
+
+@pytest.mark.parametrize(("bad", "says"), [
+    (np.zeros((2, 5, 5), np.uint8), r"does not match expected shape \(-1, 28, 28\)"),
+    (np.zeros((2, 28, 28), np.float32) + 0.5, "does not match expected dtype uint8"),
+    (np.zeros((2, 28, 28), np.int64) + 3, "does not match expected dtype uint8"),
+])
+def test_mlflow_refuses_what_the_signature_excludes(logged, bad, says):
+    uri, _ = logged
+    with pytest.raises(MlflowException, match=says):
+        mlflow.pyfunc.load_model(uri).predict(bad)
+
+
+@pytest.mark.parametrize(("bad", "says"), [
+    (np.zeros((2, 5, 5), np.uint8), r"shape \[2, 5, 5\]"),
+    (np.zeros((0, 28, 28), np.uint8), r"shape \[0, 28, 28\]"),
+    (np.full((1, 28, 28), 0.5), "got float64 values"),
+    (np.full((1, 28, 28), 300), "values from 300 to 300"),
+    (np.full((1, 28, 28), -1), "values from -1 to -1"),
+    (np.ones((1, 28, 28), np.uint8), r"image 0 has no pixel above 1 \(blank, or scaled to \[0, 1\]\)"),
+])
+def test_the_model_itself_refuses_what_cannot_be_an_mnist_image(bad, says):
+    with pytest.raises(InputError, match=says) as err:
+        check_pixels(bad)
+    assert "expected uint8 pixels [N, 28, 28] with values 0-255" in str(err.value)
+
+
+def test_a_channel_axis_is_taken_too():
+    pixels = np.full((3, 1, 28, 28), 200, np.uint8)
+    assert check_pixels(pixels).shape == (3, 28, 28)
