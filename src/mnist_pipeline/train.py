@@ -79,7 +79,7 @@ def train(cfg: DictConfig) -> float:
         if in_sweep():
             check_no_relaunch_in_sweep(to_plain(cfg.trainer), source)
     except PipelineError as err:
-        if in_sweep():  # every job of a sweep shows up under its parent, failed ones too
+        if in_sweep() and launched_as_rank_zero():  # every job of a sweep shows up under its parent, failed ones too
             runs.failed_job_run(cfg, str(err))
         raise
     pl.seed_everything(cfg.seed, workers=True)

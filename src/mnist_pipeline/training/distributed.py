@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from pytorch_lightning.utilities import rank_zero_only
 
 from ..core.errors import ConfigError
@@ -21,13 +20,14 @@ def launched_as_rank_zero() -> bool:
 
 
 def check_no_relaunch_in_sweep(trainer_config: dict[str, Any], source: str) -> None:
-    """Refuse a strategy whose processes Lightning starts by running the command again: inside a
-    Hydra multirun that command is the whole sweep (Lightning#11300). A cluster that starts one
-    process per device itself (SLURM tasks, torchrun) is fine."""
+    """Refuse, inside a Hydra multirun, processes that Lightning would start itself: with ddp it runs
+    the command again, which there is the whole sweep (Lightning#11300); ddp_spawn and ddp_fork hand
+    the training to new processes that this stage's bookkeeping does not follow. Processes that a
+    cluster starts itself (SLURM tasks, torchrun) are fine: Lightning only joins them."""
     trainer = pl.Trainer(**trainer_config, logger=False, enable_checkpointing=False)
-    if isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher):
+    if trainer.strategy.launcher is not None:
         raise ConfigError(
             f"{source}: trainer.strategy={trainer_config.get('strategy')} with {trainer.world_size} processes cannot "
-            "run inside a sweep (-m): Lightning starts the other processes by running the command again, which "
+            "run inside a sweep (-m): Lightning would start the other processes by running the command again, which "
             "would start the whole sweep again. Run DDP trainings one at a time, without -m, or sweep them on "
-            "SLURM with hydra/launcher=slurm (one task per device: hydra.launcher.tasks_per_node=trainer.devices)")
+            "SLURM with hydra/launcher=slurm, which starts one task per device (tasks_per_node=trainer.devices)")
