@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 
@@ -116,29 +113,3 @@ def test_ddp_inside_a_sweep_fails_at_once_with_a_clear_message(ddp_training):
     assert "cannot run inside a sweep" in failed[0].data.tags["error"]
     assert not list((folder / "multirun").rglob("*.ckpt"))  # nothing was trained
 
-
-def test_sigterm_stops_every_process_and_marks_the_one_run_killed(ddp_training):
-    folder, cfg = ddp_training
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    overrides = ["trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", "trainer.max_epochs=50",
-                 "data.batch_size=10", "tracking.experiment_name=ddp-killed", f"paths.models={folder}/killed"]
-    main = subprocess.Popen(train_command(folder, *overrides), cwd=folder, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 200
-        while not (found := list((folder / "checkpoints").glob("*/last.ckpt"))):
-            assert main.poll() is None and time.monotonic() < deadline, main.communicate()[1][-3000:]
-            time.sleep(0.05)
-        others = psutil.Process(main.pid).children(recursive=True)
-        assert others  # the second process, started by Lightning
-        main.send_signal(signal.SIGTERM)
-        _, err = main.communicate(timeout=120)
-    finally:
-        if main.poll() is None:
-            main.kill()
-    assert main.returncode == 143, err[-3000:]
-    assert not [p for p in others if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    client = mlflow_client(cfg.tracking.tracking_uri)
-    [run] = client.search_runs([client.get_experiment_by_name("ddp-killed").experiment_id])
-    assert run.info.status == "KILLED" and "SIGTERM" in run.data.tags["error"]
-    assert f"resume with resume_from={found[0]}" in err
