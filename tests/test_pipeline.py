@@ -228,3 +228,15 @@ def test_corrupt_mirror_file_is_caught_before_training(repo, tiny_mirror, tmp_pa
     output = result.stdout + result.stderr
     assert f"could not get a verified copy of {name}" in output and bad.as_uri() in output
     assert len(client.search_runs([client.get_experiment_by_name("mnist").experiment_id])) == before
+
+
+def test_the_train_stage_takes_the_ddp_preset(repo):
+    """`dvc exp run -S trainer=ddp`: two training processes, one run, one pair of checkpoints, evaluated."""
+    sh(repo, "dvc", "exp", "run", "-n", "two-processes", "-S", "data=tiny", "-S", "trainer=ddp",
+       "-S", "trainer.devices=2", "-S", "trainer.accelerator=cpu", "-S", "trainer.max_epochs=1")
+    client = store(repo)
+    [run] = client.search_runs([client.get_experiment_by_name("mnist").experiment_id],
+                               filter_string="tags.dvc_exp_name = 'two-processes'")
+    assert run.info.status == "FINISHED" and run.data.params["trainer.strategy"] == "ddp"
+    assert run.data.tags["hardware"].startswith("2 processes") and "test_acc" in run.data.metrics
+    assert torch.load(repo / "models" / "last.ckpt", weights_only=True)["mlflow_run_id"] == run.info.run_id

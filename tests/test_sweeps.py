@@ -184,6 +184,32 @@ def test_a_failed_job_is_a_failed_child_and_the_parent_still_records_the_best(op
         "comparison/comparison.csv", "comparison/val_acc.png"}
 
 
+def test_a_submitit_sweep_gives_its_jobs_the_parent_run_and_store_in_their_config(tmp_path, tiny_mirror):
+    """submitit_local runs each job as submitit runs it on SLURM: a new process that gets the pickled
+    config, not the sweep process's state; the parent run and the store reach it as config."""
+    cfg = compose_config(tiny_overrides(tmp_path), config_dir=write_tiny_conf(tmp_path, *tiny_mirror))
+    download(cfg)
+    prepare(cfg)
+    result = run_sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+                       "optimizer.lr=1e-3,2e-3", f"hydra.sweep.dir={tmp_path}/multirun")
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = client_for(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    [parent] = client.search_runs([experiment], "tags.sweep_role = 'parent'")
+    jobs = [r for r in client.search_runs([experiment]) if r.info.run_id != parent.info.run_id]
+    assert parent.info.status == "FINISHED" and parent.data.params["sweep.launcher._target_"].endswith("LocalLauncher")
+    assert sorted(r.info.run_name for r in jobs) == ["job-0", "job-1"]
+    assert all(r.info.status == "FINISHED" and r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
+    varied = sorted(r.data.tags["hydra_overrides"].split()[-1] for r in jobs)
+    assert varied == ["optimizer.lr=0.001", "optimizer.lr=0.002"]
+    assert "tracking.parent_run_id" not in jobs[0].data.tags["hydra_overrides"]  # where it logs, not what it varied
+    for job in ("0", "1"):  # each job ran from its own config, which names the parent run and the store
+        job_cfg = OmegaConf.load(tmp_path / "multirun" / job / ".hydra" / "config.yaml")
+        assert job_cfg.tracking.parent_run_id == parent.info.run_id
+        assert job_cfg.tracking.tracking_uri == cfg.tracking.tracking_uri
+    assert list((tmp_path / "multirun" / ".submitit").glob("*/*_result.pkl"))  # submitit ran them
+
+
 def test_a_sweep_that_cannot_work_stops_before_any_job(tmp_path):
     config = OmegaConf.create({"hydra": {
         "sweep": {"dir": str(tmp_path)}, "overrides": {"task": []}, "launcher": {"_target_": "basic"},

@@ -115,7 +115,7 @@ def test_resume_after_a_kill_continues_the_run_and_ends_with_the_same_weights(pr
 
 
 def test_a_training_that_stops_before_its_first_validation_is_validated_at_the_end(prepared):
-    cfg = prepared("+trainer.max_steps=5")  # 24 steps an epoch: the epoch-end validation never comes
+    cfg = prepared("trainer.max_steps=5")  # 24 steps an epoch: the epoch-end validation never comes
     best_val = train(cfg)
     best = Path(cfg.paths.models) / "best.ckpt"
     assert best.exists() and best_val > 0.1

@@ -4,8 +4,12 @@
     python -m mnist_pipeline.train -m model=small_cnn,deep_cnn               a sweep
     python -m mnist_pipeline.train --config-dir . --config-name params       what `dvc repro` runs
 
+    python -m mnist_pipeline.train trainer=ddp trainer.devices=2             two processes, one run
+
 Writes best.ckpt and last.ckpt to paths.models and train_metrics.json to paths.reports (inside
-each job's own folder in a sweep) and returns the best validation accuracy, for sweepers.
+each job's own folder in a sweep) and returns the best validation accuracy, for sweepers. With
+several processes (DDP), only the first one (global rank 0) opens the MLflow run and writes files;
+the others train their share of the data and return.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .training.builders import build_callbacks, check_training_config
 from .training.callbacks import ProgressLine, Provenance, RngState, Throughput, ValidateLastStep
 from .training.checkpoints import AtomicCheckpointIO, BestCheckpoint, publish_checkpoints, resume_checkpoint
 from .training.classifier import Classifier
+from .training.distributed import check_no_relaunch_in_sweep, launched_as_rank_zero
 from .training.interrupts import outcome
 from .training.summary import count_parameters, hardware, model_summary
 
@@ -71,8 +76,10 @@ def train(cfg: DictConfig) -> float:
         validate(cfg, source)
         check_training_config(cfg, source)
         resumed = resume_checkpoint(cfg.resume_from, to_plain(cfg.model)) if cfg.resume_from else {}
+        if in_sweep():
+            check_no_relaunch_in_sweep(to_plain(cfg.trainer), source)
     except PipelineError as err:
-        if in_sweep():  # every job of a sweep shows up under its parent, failed ones too
+        if in_sweep() and launched_as_rank_zero():  # every job of a sweep shows up under its parent, failed ones too
             runs.failed_job_run(cfg, str(err))
         raise
     pl.seed_everything(cfg.seed, workers=True)
@@ -83,6 +90,14 @@ def train(cfg: DictConfig) -> float:
                                  cfg.data.sample_with_replacement, seed=cfg.seed, num_classes=len(cfg.data.classes))
     module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
     extra = build_callbacks(config["callbacks"])
+    if not launched_as_rank_zero():  # another process of a DDP training: rank 0 logs and writes
+        try:
+            return _fit_other_rank(config, module, datamodule, extra)
+        except BaseException as err:
+            _, code, _ = outcome(err)
+            if code:
+                raise SystemExit(code) from None
+            raise
     logger = runs.lightning_logger(cfg, run_id=resumed.get("mlflow_run_id"))
     try:
         return _fit(cfg, config, module, datamodule, extra, logger, models_dir, reports_dir)
@@ -94,6 +109,35 @@ def train(cfg: DictConfig) -> float:
                   f"resume_from={in_progress_dir(cfg, logger.run_id) / 'last.ckpt'}", file=sys.stderr)
             raise SystemExit(code) from None
         raise
+
+
+def _trainer(config: dict, callbacks: list, logger, models_dir: Path | None = None) -> pl.Trainer:
+    options = dict(config["trainer"])
+    if options.get("enable_progress_bar") is None:  # the default: a bar on a terminal, never in a log file
+        options["enable_progress_bar"] = sys.stderr.isatty()
+    return pl.Trainer(**options, logger=logger, default_root_dir=models_dir, callbacks=callbacks,
+                      plugins=[AtomicCheckpointIO()])
+
+
+def _run_fit(trainer: pl.Trainer, module, datamodule, resume_from) -> float:
+    """trainer.fit; returns its wall time in seconds."""
+    with warnings.catch_warnings():
+        # Batches are slices of in-memory tensors: worker processes would only add overhead.
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        return time.perf_counter() - started
+
+
+def _fit_other_rank(config: dict, module, datamodule, extra) -> float:
+    """A DDP process other than rank 0: the same callbacks and collective steps, no MLflow run and
+    no files (the checkpoint folder is rank 0's, broadcast by ModelCheckpoint; only rank 0 writes)."""
+    best = BestCheckpoint(filename="best", monitor="val_acc", mode="max", enable_version_counter=False,
+                          save_last=True)
+    trainer = _trainer(config, [best, Throughput(), RngState(), ValidateLastStep(), *extra], logger=False)
+    _run_fit(trainer, module, datamodule, config["resume_from"])
+    trainer.save_checkpoint(Path(best.dirpath) / "last.ckpt")  # a collective call: rank 0 writes
+    return float(best.best_model_score)
 
 
 def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, reports_dir: Path) -> float:
@@ -114,20 +158,10 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     best = BestCheckpoint(dirpath=running_dir, filename="best", monitor="val_acc", mode="max",
                            enable_version_counter=False, save_last=True)
     throughput = Throughput()
-    options = dict(config["trainer"])
-    if options.get("enable_progress_bar") is None:  # the default: a bar on a terminal, never in a log file
-        options["enable_progress_bar"] = sys.stderr.isatty()
-    trainer = pl.Trainer(**options, logger=logger, default_root_dir=models_dir,
-                         callbacks=[best, throughput, ProgressLine(throughput), Provenance(logger.run_id, config),
-                                    RngState(), ValidateLastStep(), *extra],
-                         plugins=[AtomicCheckpointIO()])
+    trainer = _trainer(config, [best, throughput, ProgressLine(throughput), Provenance(logger.run_id, config),
+                                RngState(), ValidateLastStep(), *extra], logger, models_dir)
     logger.experiment.set_tag(logger.run_id, "hardware", hardware(trainer))
-    with warnings.catch_warnings():
-        # Batches are slices of in-memory tensors: worker processes would only add overhead.
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume_from)
-        wall = time.perf_counter() - started
+    wall = _run_fit(trainer, module, datamodule, cfg.resume_from)
     trainer.save_checkpoint(running_dir / "last.ckpt")  # the final weights, whatever the validation cadence
     publish_checkpoints(running_dir, models_dir)
 
@@ -135,7 +169,9 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
         "best_val_acc": float(best.best_model_score),
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
-        "train_images_per_sec": round(throughput.images_per_sec, 1),
+        # As logged: all processes together under DDP.
+        "train_images_per_sec": round(float(trainer.callback_metrics.get("train_images_per_sec",
+                                                                         throughput.images_per_sec)), 1),
         "fit_seconds": round(wall, 2),
     }
     logger.log_metrics({"best_val_acc": metrics["best_val_acc"], "fit_seconds": wall})

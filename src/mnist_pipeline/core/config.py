@@ -156,6 +156,8 @@ def known_keys(conf: Path) -> dict[str, set[str]]:
     """section -> the keys conf/'s files define in it ('' for the top level)."""
     sections: dict[str, set[str]] = {"": {"hydra"}}  # Hydra's own node, in a composition that asks for it
     for file in sorted(conf.rglob("*.yaml")):
+        if file.relative_to(conf).parts[0] == "hydra":  # Hydra's own settings (launchers), not the app's
+            continue
         text = file.read_text()
         content = yaml.safe_load(text) or {}
         if file.parent == conf or "@package _global_" in text:

@@ -15,7 +15,7 @@ import mlflow
 import psutil
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
 
 from ..core.config import FILE_KEYS
@@ -23,9 +23,9 @@ from ..core.errors import PipelineError
 from ..core.project import git_commit, project_root
 from .store import setup, tracking_uri
 
-# Set by the sweep's parent process (see sweeps) before any job starts; local launchers'
-# worker processes (joblib's loky workers too) inherit it.
-SWEEP_PARENT_ENV = "MNIST_PIPELINE_SWEEP_PARENT_RUN_ID"
+# Where a sweep job logs, given to every job in its config by the sweep (see sweeps): jobs that run
+# on other machines inherit nothing from the launching process.
+SWEEP_KEYS = ("tracking.parent_run_id", "tracking.tracking_uri")
 PARENT_RUN_TAG = "mlflow.parentRunId"  # what the MLflow UI nests child runs by
 ERROR_TAG = "error"  # why a run FAILED or was KILLED
 log = logging.getLogger(__name__)
@@ -60,11 +60,11 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
     for env, tag in (("DVC_STAGE", "dvc_stage"), ("DVC_EXP_NAME", "dvc_exp_name")):
         if os.environ.get(env):
             tags[tag] = os.environ[env]
-    tags.update(_hydra_job_tags())
+    tags.update(_hydra_job_tags(cfg))
     return tags
 
 
-def _hydra_job_tags() -> dict[str, str]:
+def _hydra_job_tags(cfg: DictConfig) -> dict[str, str]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -73,10 +73,13 @@ def _hydra_job_tags() -> dict[str, str]:
     hydra = HydraConfig.get()
     if hydra.mode != RunMode.MULTIRUN:
         return {}
+    # The job's own overrides: where it logs (SWEEP_KEYS) is the sweep's, not what it trained.
+    overrides = [o for o in hydra.overrides.task if o.split("=", 1)[0] not in SWEEP_KEYS]
     tags = {"hydra_sweep_dir": str(Path(hydra.sweep.dir).resolve()), "hydra_job_num": str(hydra.job.num),
-            "hydra_overrides": " ".join(hydra.overrides.task)}
-    if os.environ.get(SWEEP_PARENT_ENV):
-        tags[PARENT_RUN_TAG] = os.environ[SWEEP_PARENT_ENV]
+            "hydra_overrides": " ".join(overrides)}
+    parent = OmegaConf.select(cfg, "tracking.parent_run_id")
+    if parent:
+        tags[PARENT_RUN_TAG] = parent
     return tags
 
 

@@ -2,8 +2,10 @@
 
 `SweepParentRun` is a Hydra callback (hydra.callbacks.mlflow_sweep in conf/config.yaml). In the
 sweep's own process, before any job starts, it creates the store, the experiment and the parent
-run, so parallel jobs never race to create the SQLite schema, and it hands the parent's id to the
-jobs in an environment variable, which local launchers' workers (joblib's loky processes) inherit.
+run, so parallel jobs never race to create the SQLite schema, and it hands the parent's id and the
+store's URI to the jobs as config overrides (tracking.parent_run_id, tracking.tracking_uri), which
+reach every job whatever runs it: the basic and joblib launchers on this machine, or submitit's on
+other machines of a SLURM cluster, which inherit nothing from this process.
 When the sweep ends, it records the best job on the parent and attaches a comparison of the jobs.
 For an Optuna sweep whose study is kept in a database, it also creates that study before the first trial.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict, read_write
 
 from ..core.config import to_plain
 from ..core.errors import ConfigError
@@ -129,6 +130,20 @@ def finish_parent_run(parent_run_id: str, comparison_dir: Path) -> pd.Series | N
     return best
 
 
+def _quoted(value: str) -> str:
+    """A Hydra override value as a quoted string (a path or URI may hold characters the grammar reads)."""
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def pass_to_jobs(config: DictConfig, values: dict[str, str]) -> None:
+    """Give every job of this sweep these config values. Each launcher composes a job's config from
+    the sweep's config and its `hydra.overrides.hydra` plus the job's own overrides, in the job's
+    process, so an override added here reaches jobs on any machine (an environment variable would
+    not reach a SLURM job's)."""
+    with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
+        config.hydra.overrides.hydra.extend([f"{key}={_quoted(str(value))}" for key, value in values.items()])
+
+
 class SweepParentRun(Callback):
     """Hydra callback: the parent run of each multirun (see the module docstring)."""
 
@@ -140,17 +155,16 @@ class SweepParentRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
             self.run_id, self.finished = start_parent_run(config), False
+            pass_to_jobs(config, dict(zip(runs.SWEEP_KEYS, (self.run_id, store.tracking_uri(config)))))
         except Exception as err:
             # Hydra would only warn and start the jobs anyway, which then log to no parent run and,
             # in parallel on a new SQLite store, race to create it. Stop the sweep instead.
             raise SystemExit(f"error: the sweep's MLflow parent run could not be started: {err}") from err
-        os.environ[runs.SWEEP_PARENT_ENV] = self.run_id
         self.comparison_dir = Path(config.hydra.sweep.dir) / "comparison"
         # A failed job ends the sweep with an exception and on_multirun_end never runs.
         atexit.register(self._finish_if_unfinished)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        os.environ.pop(runs.SWEEP_PARENT_ENV, None)
         finish_parent_run(self.run_id, self.comparison_dir)
         self.finished = True
 

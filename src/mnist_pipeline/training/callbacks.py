@@ -37,7 +37,8 @@ class Throughput(Callback):
         self.images += len(batch[1])
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        pl_module.log("train_images_per_sec", self.images_per_sec)
+        # All processes together under DDP (each counts its own share of the images).
+        pl_module.log("train_images_per_sec", self.images_per_sec, sync_dist=True, reduce_fx="sum")
 
     @property
     def images_per_sec(self) -> float:

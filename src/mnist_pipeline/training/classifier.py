@@ -35,7 +35,10 @@ class Classifier(pl.LightningModule):
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
         accuracy(logits, labels)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        # Under DDP each process sees its share of the batches: the epoch's loss is averaged across
+        # processes (sync_dist) and the accuracy metric sums its counts across them, so rank 0 logs
+        # the figures of the whole set.
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 

@@ -23,6 +23,5 @@ def count_parameters(model: nn.Module) -> int:
 
 def hardware(trainer: pl.Trainer) -> str:
     device = trainer.strategy.root_device
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({os.cpu_count()} cores)"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    return f"{trainer.world_size} processes, each {name}" if trainer.world_size > 1 else name
