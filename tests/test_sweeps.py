@@ -173,7 +173,7 @@ def test_a_failed_job_is_a_failed_child_and_the_parent_still_records_the_best(op
     client = client_for(uri)
     experiment = client.get_experiment_by_name("partly-failing").experiment_id
     [parent] = client.search_runs([experiment], "tags.sweep_role = 'parent'")
-    jobs = {r.info.run_name: r for r in client.search_runs([experiment])
+    jobs = {r.info.run_name.split()[0]: r for r in client.search_runs([experiment])
             if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
     assert jobs["job-0"].info.status == "FINISHED"
     assert jobs["job-1"].info.status == "FAILED"
@@ -198,7 +198,7 @@ def test_a_submitit_sweep_gives_its_jobs_the_parent_run_and_store_in_their_confi
     [parent] = client.search_runs([experiment], "tags.sweep_role = 'parent'")
     jobs = [r for r in client.search_runs([experiment]) if r.info.run_id != parent.info.run_id]
     assert parent.info.status == "FINISHED" and parent.data.params["sweep.launcher._target_"].endswith("LocalLauncher")
-    assert sorted(r.info.run_name for r in jobs) == ["job-0", "job-1"]
+    assert sorted(r.info.run_name.split()[0] for r in jobs) == ["job-0", "job-1"]
     assert all(r.info.status == "FINISHED" and r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
     varied = sorted(r.data.tags["hydra_overrides"].split()[-1] for r in jobs)
     assert varied == ["optimizer.lr=0.001", "optimizer.lr=0.002"]

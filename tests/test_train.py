@@ -79,7 +79,9 @@ def test_multirun_sweep_gives_one_mlflow_run_per_job(tiny_cfg, tmp_path):
     assert all(r.info.status == "FINISHED" for r in all_runs)
     # Both jobs are nested under the sweep's parent run, which names the better one.
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in runs)
-    assert sorted(r.info.run_name for r in runs) == ["job-0", "job-1"]
+    names = sorted(r.info.run_name for r in runs)  # the job's number, then its overrides
+    assert [n.split()[0] for n in names] == ["job-0", "job-1"]
+    assert sorted(n.split()[1] for n in names) == ["model=deep_cnn", "model=small_cnn"]
     best = max(runs, key=lambda r: r.data.metrics["best_val_acc"])
     assert parent.data.tags["best_run_id"] == best.info.run_id
     assert parent.data.params["best.model._target_"] == best.data.params["model._target_"]

@@ -83,6 +83,13 @@ def _hydra_job_tags(cfg: DictConfig) -> dict[str, str]:
     return tags
 
 
+def job_run_name(tags: dict[str, str], limit: int = 120) -> str:
+    """A sweep job's name: its number, as listed nested under the sweep's parent run, then its
+    overrides (`job-3 optimizer.lr=0.003 model.dropout=0.2`), cut to `limit` characters."""
+    name = f"job-{tags['hydra_job_num']} {tags.get('hydra_overrides', '')}".strip()
+    return name if len(name) <= limit else name[:limit - 1] + "…"
+
+
 def descriptive_run_name(cfg: DictConfig) -> str:
     """What ran, on what, and a short random id that keeps names apart (MLflow's own names repeat
     for runs started with the same seed): `<recipe, or model when no recipe>-<dataset>-<6 hex>`."""
@@ -96,7 +103,7 @@ def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str |
     mark_abandoned_runs(experiment_id)
     tags = {**run_tags(cfg), **process_tags()}
     if run_name is None and "hydra_job_num" in tags:
-        run_name = f"job-{tags['hydra_job_num']}"  # as listed nested under the sweep's parent run
+        run_name = job_run_name(tags)
     elif run_name is None and run_id is None:
         run_name = descriptive_run_name(cfg)
     logger = MLFlowLogger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
@@ -170,7 +177,7 @@ def failed_job_run(cfg: DictConfig, reason: str) -> str:
     setup(cfg)
     tags = {**run_tags(cfg), ERROR_TAG: reason[:5000]}
     run = MlflowClient().create_run(mlflow.get_experiment_by_name(cfg.tracking.experiment_name).experiment_id,
-                                    run_name=f"job-{tags['hydra_job_num']}" if "hydra_job_num" in tags else None,
+                                    run_name=job_run_name(tags) if "hydra_job_num" in tags else None,
                                     tags=tags)
     MlflowClient().set_terminated(run.info.run_id, "FAILED")
     return run.info.run_id
