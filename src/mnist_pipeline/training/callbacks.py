@@ -23,20 +23,29 @@ log = logging.getLogger(__name__)
 
 
 class Throughput(Callback):
-    """Training images per second (optimizer steps only, no validation), logged each epoch."""
+    """Training images per second, logged each epoch: the training epochs' wall time (batch loading,
+    steps, hooks and logging all counted), validation excluded."""
 
     def __init__(self) -> None:
         self.images = 0
         self.seconds = 0.0
+        self._validating = 0.0
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._start = time.perf_counter()
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_started = time.perf_counter()
+        self._validating = 0.0
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._validation_started = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._validating += time.perf_counter() - self._validation_started
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.seconds += time.perf_counter() - self._start
         self.images += len(batch[1])
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.seconds += time.perf_counter() - self._epoch_started - self._validating
         pl_module.log("train_images_per_sec", self.images_per_sec)
 
     @property
