@@ -12,6 +12,9 @@ hits both alike, medians of --repeats:
   checkpoints, callbacks); its train_metrics.json gives train_images_per_sec (training epochs'
   wall time, validation excluded) and fit_seconds (the whole Trainer.fit, validation included).
 
+With --baseline-src, the train stage of another checkout runs too (interleaved), as a row of its own:
+before and after a change, measured in one run.
+
 Ratios: training = pipeline / plain training images/s; with validation = the same with each
 side's validation time counted. Start-up: wall time of `python -m mnist_pipeline.<command> --help`.
 """
@@ -75,7 +78,7 @@ def plain_loop(model_name: str, batch_size: int, prepared: Path, epochs: int, se
 
 
 def pipeline(model_name: str, batch_size: int, prepared: Path, epochs: int, seed: int, workdir: Path,
-             batches: int | None, extra: list[str]) -> dict:
+             batches: int | None, extra: list[str], src: str | None = None) -> dict:
     """train_metrics.json of one `python -m mnist_pipeline.train` run in its own folder."""
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     command = [sys.executable, "-m", "mnist_pipeline.train", f"model={model_name}",
@@ -85,7 +88,8 @@ def pipeline(model_name: str, batch_size: int, prepared: Path, epochs: int, seed
                f"tracking.tracking_uri=sqlite:///{workdir}/mlflow.db", f"hydra.run.dir={run_dir}/hydra", *extra]
     if batches:
         command.append(f"trainer.limit_train_batches={batches}")
-    subprocess.run(command, cwd=run_dir, check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    subprocess.run(command, cwd=run_dir, check=True, capture_output=True, env=env)
     return json.loads((run_dir / "reports" / "train_metrics.json").read_text())
 
 
@@ -99,18 +103,22 @@ def side_by_side(args) -> None:
     prepared = Path(args.prepared)
     train_size = len(_labels(prepared, "train"))
     val_size = len(_labels(prepared, "val"))
-    print(f"{train_size} training (--train-batches {args.train_batches}) and {val_size} validation images, {args.epochs} epoch(s), medians of "
-          f"{args.repeats}, {os.cpu_count()} CPU cores, torch threads {_threads()}")
+    print(f"{train_size} training images (--train-batches {args.train_batches}), {val_size} validation images, "
+          f"{args.epochs} epoch(s), medians of {args.repeats}, {os.cpu_count()} CPU cores, "
+          f"torch threads {_threads()}")
     print(f"{'model':<10} {'batch':>5} {'plain img/s':>12} {'pipeline img/s':>15} {'ratio':>6}   "
           f"{'with validation: plain':>23} {'pipeline':>9} {'ratio':>6}")
     with tempfile.TemporaryDirectory() as workdir:
         for model_name in args.models:
             batch_size = MODELS[model_name]
-            plain, piped = [], []
+            plain, piped, base = [], [], []
             for repeat in range(args.repeats):
                 plain.append(plain_loop(model_name, batch_size, prepared, args.epochs, repeat, args.train_batches))
                 piped.append(pipeline(model_name, batch_size, prepared, args.epochs, repeat, Path(workdir),
                                       args.train_batches, args.override))
+                if args.baseline_src:
+                    base.append(pipeline(model_name, batch_size, prepared, args.epochs, repeat, Path(workdir),
+                                         args.train_batches, args.override, args.baseline_src))
             images = min(train_size, (args.train_batches or train_size) * batch_size) * args.epochs
             plain_train = statistics.median(images / t for t, _ in plain)
             plain_all = statistics.median((images + val_size * args.epochs) / (t + v) for t, v in plain)
@@ -119,6 +127,11 @@ def side_by_side(args) -> None:
             print(f"{model_name:<10} {batch_size:>5} {plain_train:>12.0f} {piped_train:>15.0f} "
                   f"{piped_train / plain_train:>6.2f}   {plain_all:>23.0f} {piped_all:>9.0f} "
                   f"{piped_all / plain_all:>6.2f}", flush=True)
+            if base:
+                base_train = statistics.median(m["train_images_per_sec"] for m in base)
+                base_all = statistics.median((images + val_size * args.epochs) / m["fit_seconds"] for m in base)
+                print(f"{'  baseline':<10} {'':>5} {'':>12} {base_train:>15.0f} {base_train / plain_train:>6.2f}   "
+                      f"{'':>23} {base_all:>9.0f} {base_all / plain_all:>6.2f}", flush=True)
 
 
 def _labels(prepared: Path, split: str):
@@ -133,14 +146,29 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
+def import_seconds(command: str) -> float:
+    """`python -X importtime`'s cumulative time of importing the command's module."""
+    module = f"mnist_pipeline.{command}"
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], check=True,
+                          capture_output=True, text=True)
+    for line in done.stderr.splitlines():
+        fields = [field.strip() for field in line.split("|")]
+        if len(fields) == 3 and fields[2] == module:
+            return int(fields[1]) / 1e6
+    raise RuntimeError(f"no importtime line for {module}")
+
+
 def startup(repeats: int) -> None:
-    print(f"start-up, `python -m mnist_pipeline.<command> --help`, seconds (median of {repeats}):")
-    times = {command: [] for command in COMMANDS}
+    print(f"start-up, seconds (median of {repeats}): wall time of `python -m mnist_pipeline.<command> --help`, "
+          "and `python -X importtime` total of importing the command's module")
+    times = {command: ([], []) for command in COMMANDS}
     for _ in range(repeats):  # interleaved
         for command in COMMANDS:
-            times[command].append(startup_seconds(command))
+            times[command][0].append(startup_seconds(command))
+            times[command][1].append(import_seconds(command))
     for command in COMMANDS:
-        print(f"  {command:<16} {statistics.median(times[command]):.2f}")
+        wall, imports = (statistics.median(values) for values in times[command])
+        print(f"  {command:<16} --help {wall:5.2f}   imports {imports:5.2f}")
 
 
 def main() -> None:
@@ -151,6 +179,8 @@ def main() -> None:
     parser.add_argument("--train-batches", type=int, help="train on this many batches per epoch (default: all)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for the train stage")
+    parser.add_argument("--baseline-src", help="also run the train stage of this source folder (PYTHONPATH), "
+                        "interleaved, as a baseline row")
     parser.add_argument("--startup-only", action="store_true", help="only the commands' start-up times")
     args = parser.parse_args()
     if not args.startup_only:

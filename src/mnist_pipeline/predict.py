@@ -16,19 +16,20 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from .core.cli import run_stage
 from .core.errors import PipelineError
-from .data.images import read_images
-from .data.prepared import load_prepared
-from .training.checkpoints import load_checkpoint
-from .training.inference import batched_logits
 
 
 def predictions(checkpoint: Path, indices: list[int] | None = None, images: list[Path] | None = None,
                 invert: bool = False) -> list[dict]:
     """One record per image: name, logits, probabilities, predicted class and (test images) true class."""
+    import torch  # torch and Lightning: imported here, so that --help answers at once
+
+    from .data.images import read_images
+    from .data.prepared import load_prepared
+    from .training.checkpoints import load_checkpoint
+    from .training.inference import batched_logits
+
     module, saved = load_checkpoint(checkpoint)
     config = saved["config"]
     classes, normalize = config["data"]["classes"], config["data"]["normalize"]

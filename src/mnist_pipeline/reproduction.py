@@ -18,14 +18,15 @@ from .core.cli import run_stage
 from .core.config import load_params
 from .core.project import project_root
 from .reports.reproduction_table import PAGE, reported_figures, table
-from .tracking import store
-from .tracking.queries import latest_runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Build the reproduction table from MLflow.")
     parser.add_argument("--output", type=Path, default=Path("docs/reproduction.md"))
     args = parser.parse_args()
+    from .tracking import store  # MLflow: imported once --help has been answered
+    from .tracking.queries import latest_runs
+
     cfg = load_params()
     store.setup(cfg)
     figures = reported_figures(project_root() / "conf")

@@ -18,7 +18,6 @@ import warnings
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -27,14 +26,9 @@ from .core.atomic import write_text
 from .core.config import to_plain, validate
 from .core.errors import PipelineError
 from .core.project import project_root
-from .data.datamodule import MNISTDataModule
-from .tracking import runs
-from .training.builders import build_callbacks, check_training_config
-from .training.callbacks import Provenance, RngState, Throughput, ValidateLastStep
-from .training.checkpoints import AtomicCheckpointIO, BestCheckpoint, publish_checkpoints, resume_checkpoint
-from .training.classifier import Classifier
-from .training.interrupts import outcome
-from .training.summary import count_parameters, hardware, model_summary
+
+# torch, Lightning and MLflow are imported where they are used (train, _fit), so that `--help`
+# and a refused config answer at once.
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +60,15 @@ def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
 
 
 def train(cfg: DictConfig) -> float:
+    import pytorch_lightning as pl
+
+    from .data.datamodule import MNISTDataModule
+    from .tracking import runs
+    from .training.builders import build_callbacks, check_training_config
+    from .training.checkpoints import resume_checkpoint
+    from .training.classifier import Classifier
+    from .training.interrupts import outcome
+
     try:
         source = config_source()
         validate(cfg, source)
@@ -97,6 +100,13 @@ def train(cfg: DictConfig) -> float:
 
 
 def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, reports_dir: Path) -> float:
+    import pytorch_lightning as pl
+
+    from .tracking import runs
+    from .training.callbacks import Provenance, RngState, Throughput, ValidateLastStep
+    from .training.checkpoints import AtomicCheckpointIO, BestCheckpoint, publish_checkpoints
+    from .training.summary import count_parameters, hardware, model_summary
+
     if not cfg.resume_from:  # a resumed run keeps the params it started with
         logger.log_hyperparams(runs.flatten(config))
         logger.experiment.log_dict(logger.run_id, config, "config.yaml")
