@@ -84,7 +84,8 @@ def train(cfg: DictConfig) -> float:
 
     datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize,
                                  cfg.data.sample_with_replacement, seed=cfg.seed, num_classes=len(cfg.data.classes))
-    module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
+    module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes),
+                        scheduler=config.get("scheduler"))
     extra = build_callbacks(config["callbacks"])
     logger = runs.lightning_logger(cfg, run_id=resumed.get("mlflow_run_id"))
     try:
@@ -106,6 +107,7 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     from .training.callbacks import Provenance, RngState, Throughput, ValidateLastStep
     from .training.checkpoints import AtomicCheckpointIO, BestCheckpoint, publish_checkpoints
     from .training.summary import count_parameters, hardware, model_summary
+    from .training.threads import share_cores
 
     if not cfg.resume_from:  # a resumed run keeps the params it started with
         logger.log_hyperparams(runs.flatten(config))
@@ -129,6 +131,7 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
                                     ValidateLastStep(), *extra],
                          plugins=[AtomicCheckpointIO()])
     logger.experiment.set_tag(logger.run_id, "hardware", hardware(trainer))
+    logger.experiment.set_tag(logger.run_id, "torch_threads", str(share_cores()))  # parallel jobs share the cores
     with warnings.catch_warnings():
         # Batches are slices of in-memory tensors: worker processes would only add overhead.
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")

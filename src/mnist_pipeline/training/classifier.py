@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+from functools import partial
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from .builders import build_model, optimizer_factory
+from .builders import build_model, optimizer_factory, scheduler_factory
 
 
 class Classifier(pl.LightningModule):
@@ -24,7 +26,8 @@ class Classifier(pl.LightningModule):
     reading a value per step would wait for the GPU.
     """
 
-    def __init__(self, model: dict[str, Any], optimizer: dict[str, Any], num_classes: int = 10):
+    def __init__(self, model: dict[str, Any], optimizer: dict[str, Any], num_classes: int = 10,
+                 scheduler: dict[str, Any] | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.model = build_model(model, num_classes)
@@ -70,5 +73,11 @@ class Classifier(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._log_means("val")
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return optimizer_factory(self.hparams.optimizer)(self.parameters())
+    def configure_optimizers(self):
+        optimizer = optimizer_factory(self.hparams.optimizer)(self.parameters())
+        if not self.hparams.get("scheduler"):
+            return optimizer
+        make = scheduler_factory(self.hparams.scheduler)
+        if "total_steps" in inspect.signature(make.func).parameters:  # OneCycleLR: the run's optimizer steps
+            make = partial(make, total_steps=int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": make(optimizer), "interval": "step"}}
