@@ -36,8 +36,8 @@ PRESETS = ["deep_mnist", "deep_mnist_20k", "mechanics101", "pytorch_cnn", "tf_la
                        "data.batch_size": 100, "data.sample_with_replacement": True, "trainer.max_steps": 6000,
                        "callbacks.epoch_accuracy.every_n_steps": 600, "model.init": "scratch_two_layer"}),
     ("speedrun", {"model._target_": "mnist_pipeline.models.FastCNN", "optimizer.betas": [0.7, 0.9],
-                  "scheduler._target_": "torch.optim.lr_scheduler.OneCycleLR", "data.batch_size": 128,
-                  "trainer.max_epochs": 1}),
+                  "scheduler._target_": "torch.optim.lr_scheduler.OneCycleLR", "data.batch_size": 256,
+                  "trainer.max_epochs": 2}),
 ])
 def test_presets_set_the_seed_recipes(preset, recipe):
     cfg = compose_config([f"experiment={preset}"])
