@@ -120,13 +120,17 @@ def side_by_side(args) -> None:
         for model_name in args.models:
             batch_size = MODELS[model_name]
             plain, piped, base = [], [], []
+            sides = ["plain", "pipeline", "baseline"] if args.baseline_src else ["plain", "pipeline"]
             for repeat in range(args.repeats):
-                plain.append(plain_loop(model_name, batch_size, prepared, args.epochs, repeat, args.train_batches))
-                piped.append(pipeline(model_name, batch_size, prepared, args.epochs, repeat, Path(workdir),
-                                      args.train_batches, args.override))
-                if args.baseline_src:
-                    base.append(pipeline(model_name, batch_size, prepared, args.epochs, repeat, Path(workdir),
-                                         args.train_batches, args.override, args.baseline_src))
+                for i in range(len(sides)):  # each repeat starts with the next side: a drifting load favours none
+                    side = sides[(repeat + i) % len(sides)]
+                    if side == "plain":
+                        plain.append(plain_loop(model_name, batch_size, prepared, args.epochs, repeat,
+                                                args.train_batches))
+                    else:
+                        (piped if side == "pipeline" else base).append(pipeline(
+                            model_name, batch_size, prepared, args.epochs, repeat, Path(workdir), args.train_batches,
+                            args.override, args.baseline_src if side == "baseline" else None))
             images = min(train_size, (args.train_batches or train_size) * batch_size) * args.epochs
             plain_train = statistics.median(images / t for t, _ in plain)
             plain_all = statistics.median((images + val_size * args.epochs) / (t + v) for t, v in plain)
