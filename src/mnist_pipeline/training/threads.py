@@ -16,20 +16,21 @@ import torch
 TRAIN_MODULE = "mnist_pipeline.train"
 
 
+def _is_training(cmdline: list[str] | None) -> bool:
+    return bool(cmdline) and "-m" in cmdline and TRAIN_MODULE in cmdline
+
+
 def concurrent_trainings() -> int:
     """Processes of this host running the train entry point, this one included."""
-    count = 0
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if "-m" in cmdline and TRAIN_MODULE in cmdline:
-            count += 1
+    count = sum(_is_training(process.info["cmdline"]) for process in psutil.process_iter(["cmdline"]))
     return max(count, 1)
 
 
 def share_cores() -> int:
-    """Set torch's threads to this process's share of the cores (unless OMP_NUM_THREADS says how
-    many); returns the number of threads."""
-    if not os.environ.get("OMP_NUM_THREADS"):
+    """Set torch's threads to this process's share of the cores, when this process is a training
+    started from the command line and OMP_NUM_THREADS does not say how many (a library caller, a
+    test say, keeps its own); returns the number of threads."""
+    if _is_training(psutil.Process().cmdline()) and not os.environ.get("OMP_NUM_THREADS"):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         torch.set_num_threads(max(1, cores // concurrent_trainings()))
     return torch.get_num_threads()
