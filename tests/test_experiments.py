@@ -20,7 +20,7 @@ from mnist_pipeline.training.classifier import Classifier
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
-PRESETS = ["deep_mnist", "deep_mnist_20k", "mechanics101", "pytorch_cnn", "tf_layers", "two_layer_net"]
+PRESETS = ["deep_mnist", "deep_mnist_20k", "mechanics101", "pytorch_cnn", "tf_layers", "two_layer_net", "speedrun"]
 
 
 @pytest.mark.parametrize(("preset", "recipe"), [
@@ -37,6 +37,9 @@ PRESETS = ["deep_mnist", "deep_mnist_20k", "mechanics101", "pytorch_cnn", "tf_la
     ("two_layer_net", {"model._target_": "mnist_pipeline.models.TwoLayerNet", "optimizer.lr": 0.1, "seed": 42,
                        "data.batch_size": 100, "data.sample_with_replacement": True, "trainer.max_steps": 6000,
                        "callbacks.epoch_accuracy.every_n_steps": 600, "model.init": "scratch_two_layer"}),
+    ("speedrun", {"model._target_": "mnist_pipeline.models.FastCNN", "optimizer.betas": [0.7, 0.9],
+                  "scheduler._target_": "torch.optim.lr_scheduler.OneCycleLR", "data.batch_size": 256,
+                  "trainer.max_epochs": 2}),
 ])
 def test_presets_set_the_seed_recipes(preset, recipe):
     cfg = compose_config([f"experiment={preset}"])
@@ -49,7 +52,7 @@ def test_presets_set_the_seed_recipes(preset, recipe):
 def test_each_preset_trains_a_few_steps(prepared, preset, caplog):
     limits = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.max_epochs=-1",
               "trainer.check_val_every_n_epoch=null"]
-    if preset == "pytorch_cnn":
+    if preset in ("pytorch_cnn", "speedrun"):  # epoch-based recipes
         limits = ["trainer.max_epochs=1", "trainer.limit_train_batches=4"]
     cfg = prepared(f"experiment={preset}", *limits)
     with caplog.at_level(logging.INFO, logger="mnist_pipeline.training.callbacks"):

@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from .core.cli import run_stage
 from .core.config import load_params
-from .reports import run_table, seed_spread
-from .tracking import queries, store
-from .tracking.sweeps import BEST_METRIC
+from .tracking import BEST_METRIC
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def compare(args: argparse.Namespace):
     """Select, tabulate and plot the runs; returns the table."""
+    from mlflow import MlflowClient  # MLflow and pandas: imported here, so that --help answers at once
+
+    from .reports import run_table, seed_spread
+    from .tracking import queries, store
+
     if args.tracking_uri and args.experiment:
         cfg = OmegaConf.create({"tracking": {"tracking_uri": args.tracking_uri, "experiment_name": args.experiment}})
     else:

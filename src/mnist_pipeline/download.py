@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from .core.cli import run_stage
@@ -20,6 +21,7 @@ def download(cfg) -> list[Path]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     download(load_params())
 
 

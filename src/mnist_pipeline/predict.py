@@ -22,21 +22,22 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 from .core.atomic import write_text
 from .core.cli import run_stage
 from .core.errors import PipelineError
-from .data.images import image_files, read_images
-from .data.prepared import load_prepared
-from .training.checkpoints import load_checkpoint, read_checkpoint
-from .training.inference import batched_logits
 
 
 def predictions(checkpoint: Path, indices: list[int] | None = None, images: list[Path] | None = None,
                 invert: bool | None = None) -> list[dict]:
     """One record per image: name, logits, probabilities, predicted class, (test images) true class
     and (image files) whether it was inverted. A folder among `images` stands for its image files."""
+    import torch  # torch and Lightning: imported here, so that --help answers at once
+
+    from .data.images import image_files, read_images
+    from .data.prepared import load_prepared
+    from .training.checkpoints import load_checkpoint
+    from .training.inference import batched_logits
+
     module, saved = load_checkpoint(checkpoint)
     config = saved["config"]
     classes, normalize = config["data"]["classes"], config["data"]["normalize"]
@@ -94,6 +95,8 @@ def main() -> None:
                 print(f"note: {record['image']} has a light background: inverted it, as MNIST digits are light "
                       "on dark (--no-invert keeps it as it is)", file=sys.stderr)
     if args.out:
+        from .training.checkpoints import read_checkpoint
+
         classes = read_checkpoint(args.checkpoint)["config"]["data"]["classes"]
         text = as_csv(records, classes) if args.out.suffix.lower() == ".csv" else json.dumps(records, indent=2) + "\n"
         write_text(args.out, text)

@@ -8,19 +8,21 @@ so training slices batches from one in-memory tensor instead of building a PIL i
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
 from .core.cli import run_stage
 from .core.config import load_params
 from .data.archives import verify
-from .data.idx import IdxError, load_split
-from .data.prepared import SPLITS, save_tensors, split_train_val
 
 log = logging.getLogger(__name__)
 
 
 def prepare(cfg) -> dict[str, int]:
+    from .data.idx import IdxError, load_split  # torch: imported here, so that --help answers at once
+    from .data.prepared import SPLITS, save_tensors, split_train_val
+
     raw, out = Path(cfg.paths.raw), Path(cfg.paths.prepared)
     files = {key: raw / spec.name for key, spec in cfg.data.files.items()}
     for key, path in files.items():  # never train on a file that changed since download
@@ -40,6 +42,7 @@ def prepare(cfg) -> dict[str, int]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     prepare(load_params())
 
 

@@ -19,15 +19,16 @@ from .core.atomic import write_text
 from .core.cli import run_stage
 from .core.config import load_params
 from .core.project import project_root
-from .reports.reproduction_table import page, reported_figures
-from .tracking import store
-from .tracking.queries import runs_per_seed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Build the reproduction table from MLflow.")
     parser.add_argument("--output", type=Path, default=Path("docs/reproduction.md"))
     args = parser.parse_args()
+    from .reports.reproduction_table import page, reported_figures  # pandas, MLflow: once --help has been answered
+    from .tracking import store
+    from .tracking.queries import runs_per_seed
+
     cfg = load_params()
     store.setup(cfg)
     figures = reported_figures(project_root() / "conf")

@@ -22,7 +22,6 @@ import warnings
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -31,15 +30,9 @@ from .core.atomic import write_text
 from .core.config import to_plain, validate
 from .core.errors import PipelineError
 from .core.project import project_root
-from .data.datamodule import MNISTDataModule
-from .tracking import runs
-from .training.builders import build_callbacks, check_training_config
-from .training.callbacks import ProgressLine, Provenance, RngState, Throughput, ValidateLastStep
-from .training.checkpoints import AtomicCheckpointIO, BestCheckpoint, publish_checkpoints, resume_checkpoint
-from .training.classifier import Classifier
-from .training.distributed import check_no_relaunch_in_sweep, launched_as_rank_zero
-from .training.interrupts import outcome
-from .training.summary import count_parameters, hardware, model_summary
+
+# torch, Lightning and MLflow are imported where they are used (train, _fit), so that `--help`
+# and a refused config answer at once.
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +64,16 @@ def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
 
 
 def train(cfg: DictConfig) -> float:
+    import pytorch_lightning as pl
+
+    from .data.datamodule import MNISTDataModule
+    from .tracking import runs
+    from .training.builders import build_callbacks, check_training_config
+    from .training.checkpoints import resume_checkpoint
+    from .training.classifier import Classifier
+    from .training.distributed import check_no_relaunch_in_sweep, launched_as_rank_zero
+    from .training.interrupts import outcome
+
     try:
         source = config_source()
         validate(cfg, source)
@@ -88,7 +91,8 @@ def train(cfg: DictConfig) -> float:
 
     datamodule = MNISTDataModule(cfg.paths.prepared, cfg.data.batch_size, cfg.data.normalize,
                                  cfg.data.sample_with_replacement, seed=cfg.seed, num_classes=len(cfg.data.classes))
-    module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes))
+    module = Classifier(model=config["model"], optimizer=config["optimizer"], num_classes=len(cfg.data.classes),
+                        scheduler=config.get("scheduler"))
     extra = build_callbacks(config["callbacks"])
     if not launched_as_rank_zero():  # another process of a DDP training: rank 0 logs and writes
         try:
@@ -111,7 +115,11 @@ def train(cfg: DictConfig) -> float:
         raise
 
 
-def _trainer(config: dict, callbacks: list, logger, models_dir: Path | None = None) -> pl.Trainer:
+def _trainer(config: dict, callbacks: list, logger, models_dir: Path | None = None):
+    import pytorch_lightning as pl
+
+    from .training.checkpoints import AtomicCheckpointIO
+
     options = dict(config["trainer"])
     if options.get("enable_progress_bar") is None:  # the default: a bar on a terminal, never in a log file
         options["enable_progress_bar"] = sys.stderr.isatty()
@@ -119,7 +127,7 @@ def _trainer(config: dict, callbacks: list, logger, models_dir: Path | None = No
                       plugins=[AtomicCheckpointIO()])
 
 
-def _run_fit(trainer: pl.Trainer, module, datamodule, resume_from) -> float:
+def _run_fit(trainer, module, datamodule, resume_from) -> float:
     """trainer.fit; returns its wall time in seconds."""
     with warnings.catch_warnings():
         # Batches are slices of in-memory tensors: worker processes would only add overhead.
@@ -132,6 +140,9 @@ def _run_fit(trainer: pl.Trainer, module, datamodule, resume_from) -> float:
 def _fit_other_rank(config: dict, module, datamodule, extra) -> float:
     """A DDP process other than rank 0: the same callbacks and collective steps, no MLflow run and
     no files (the checkpoint folder is rank 0's, broadcast by ModelCheckpoint; only rank 0 writes)."""
+    from .training.callbacks import RngState, Throughput, ValidateLastStep
+    from .training.checkpoints import BestCheckpoint
+
     best = BestCheckpoint(filename="best", monitor="val_acc", mode="max", enable_version_counter=False,
                           save_last=True)
     trainer = _trainer(config, [best, Throughput(), RngState(), ValidateLastStep(), *extra], logger=False)
@@ -141,6 +152,12 @@ def _fit_other_rank(config: dict, module, datamodule, extra) -> float:
 
 
 def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, reports_dir: Path) -> float:
+    from .tracking import runs
+    from .training.callbacks import ProgressLine, Provenance, RngState, Throughput, ValidateLastStep
+    from .training.checkpoints import BestCheckpoint, publish_checkpoints
+    from .training.summary import count_parameters, hardware, model_summary
+    from .training.threads import share_cores
+
     if not cfg.resume_from:  # a resumed run keeps the params it started with
         logger.log_hyperparams(runs.flatten(config))
         logger.experiment.log_dict(logger.run_id, config, "config.yaml")
@@ -161,6 +178,7 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     trainer = _trainer(config, [best, throughput, ProgressLine(throughput), Provenance(logger.run_id, config),
                                 RngState(), ValidateLastStep(), *extra], logger, models_dir)
     logger.experiment.set_tag(logger.run_id, "hardware", hardware(trainer))
+    logger.experiment.set_tag(logger.run_id, "torch_threads", str(share_cores()))  # parallel jobs share the cores
     wall = _run_fit(trainer, module, datamodule, cfg.resume_from)
     trainer.save_checkpoint(running_dir / "last.ckpt")  # the final weights, whatever the validation cadence
     publish_checkpoints(running_dir, models_dir)

@@ -12,6 +12,7 @@ from mnist_pipeline.training.summary import count_parameters
 
 @pytest.mark.parametrize(("name", "params"), [
     ("small_cnn", 55_338), ("deep_cnn", 3_274_634), ("mlp", 104_938), ("two_layer", 39_760),
+    ("fast_cnn", 215_194),
 ])
 def test_zoo_models_from_config(name, params):
     model = instantiate(to_plain(compose_config([f"model={name}"]).model), num_classes=10)

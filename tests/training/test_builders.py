@@ -14,6 +14,7 @@ from mnist_pipeline.training.builders import (
     build_model,
     check_trainer_keys,
     optimizer_factory,
+    scheduler_factory,
 )
 from mnist_pipeline.training.checkpoints import load_checkpoint
 
@@ -53,6 +54,10 @@ def test_optimizers_and_callbacks_are_allow_listed(tmp_path):
         optimizer_factory({"_target_": "torch.hub.load", "repo_or_dir": "attacker/repo", "model": "x"})
     with pytest.raises(ConfigError, match=r"names 'torch.optim.lr_scheduler.StepLR', which is not a torch.optim.Opt"):
         optimizer_factory({"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 1})
+    with pytest.raises(ConfigError, match=r"'scheduler._target_' names 'os.makedirs', which is not allowed"):
+        scheduler_factory(attack(tmp_path))
+    with pytest.raises(ConfigError, match=r"'scheduler._target_' names 'torch.optim.Adam', which is not allowed"):
+        scheduler_factory(ADAM)
     with pytest.raises(ConfigError, match=r"'callbacks.evil._target_' names 'os.makedirs', which is not allowed"):
         build_callbacks({"evil": attack(tmp_path)})
     assert not (tmp_path / "pwned").exists()

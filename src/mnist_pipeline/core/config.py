@@ -80,6 +80,8 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
         raise ConfigError(f"{source}: 'eval_checkpoint' must be best or last, got {cfg.get('eval_checkpoint')!r}")
     for key in ("model", "optimizer"):
         check_buildable(cfg.get(key), key, source)
+    if cfg.get("scheduler") is not None:
+        check_buildable(cfg.scheduler, "scheduler", source)
     check_known_keys(cfg, source)
 
 
@@ -89,6 +91,7 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
 BUILDABLE = {
     "model": (("mnist_pipeline.models.",), "torch.nn.Module"),
     "optimizer": (("torch.optim.",), "torch.optim.Optimizer"),
+    "scheduler": (("torch.optim.lr_scheduler.",), "torch.optim.lr_scheduler.LRScheduler"),
     "callback": (("mnist_pipeline.training.callbacks.", "pytorch_lightning.callbacks."),
                  "pytorch_lightning.callbacks.Callback"),
 }

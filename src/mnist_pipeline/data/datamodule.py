@@ -23,7 +23,9 @@ class TensorBatches(TensorDataset):
     """Tensors indexed a whole batch at a time (DataLoader calls __getitems__ with the batch's indices)."""
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
-        return tuple(tensor[indices] for tensor in self.tensors)
+        # One index tensor for all: indexing with a Python list converts it anew for each tensor.
+        index = torch.as_tensor(indices, device=self.tensors[0].device)
+        return tuple(tensor[index] for tensor in self.tensors)
 
 
 class EpochSeededSampler(Sampler[int]):

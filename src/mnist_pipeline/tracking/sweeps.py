@@ -26,10 +26,9 @@ from omegaconf import DictConfig, open_dict, read_write
 from ..core.config import to_plain
 from ..core.errors import ConfigError
 from ..reports import run_table
-from . import runs, store
+from . import BEST_METRIC, runs, store
 from .queries import SWEEP_ROLE_TAG, child_runs, log_comparison, metric_curves
 
-BEST_METRIC = "best_val_acc"  # what the train entry point returns, and sweepers maximise
 _NOTE = "mlflow.note.content"  # the run description shown in the MLflow UI
 
 

@@ -42,6 +42,13 @@ def optimizer_factory(spec: Any, source: str = "config") -> partial:
     return partial(cls, **_keywords(spec))
 
 
+def scheduler_factory(spec: Any, source: str = "config") -> partial:
+    """The learning-rate scheduler class with its settings, waiting for the optimizer (and, for one
+    that asks for it, total_steps)."""
+    cls, spec = _checked(spec, "scheduler", source, skip=1)
+    return partial(cls, **_keywords(spec))
+
+
 def build_callbacks(specs: Any, source: str = "config") -> list[pl.Callback]:
     """The extra callbacks under `callbacks:`, each {name: {_target_: ..., ...}}."""
     built = []
@@ -62,6 +69,8 @@ def check_training_config(cfg: Any, source: str = "config") -> None:
     """Everything train builds from cfg, checked before any of it is built."""
     _checked(cfg.model, "model", source)
     _checked(cfg.optimizer, "optimizer", source, skip=1)
+    if cfg.get("scheduler") is not None:
+        _checked(cfg.scheduler, "scheduler", source, skip=1)
     for name, spec in (to_plain(cfg.callbacks) or {}).items():
         _checked(spec, f"callbacks.{name}", source, kind="callback")
     check_trainer_keys(cfg.trainer, source)

@@ -23,26 +23,44 @@ log = logging.getLogger(__name__)
 
 
 class Throughput(Callback):
-    """Training images per second (optimizer steps only, no validation), logged each epoch."""
+    """Training images per second, logged each epoch: the training epochs' wall time (batch loading,
+    steps, hooks and logging all counted), validation excluded."""
 
     def __init__(self) -> None:
         self.images = 0
         self.seconds = 0.0
+        self._validating = 0.0
+        self._epoch_started: float | None = None
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._start = time.perf_counter()
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_started = time.perf_counter()
+        self._validating = 0.0
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._validation_started = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._validating += time.perf_counter() - self._validation_started
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.seconds += time.perf_counter() - self._start
         self.images += len(batch[1])
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.seconds += time.perf_counter() - self._epoch_started - self._validating
+        self._epoch_started = None
         # All processes together under DDP (each counts its own share of the images).
         pl_module.log("train_images_per_sec", self.images_per_sec, sync_dist=True, reduce_fx="sum")
 
     @property
     def images_per_sec(self) -> float:
         return self.images / self.seconds if self.seconds else 0.0
+
+    def images_per_sec_so_far(self) -> float:
+        """The same, counting the running epoch's time too (for lines printed mid-epoch)."""
+        seconds = self.seconds
+        if self._epoch_started is not None:
+            seconds += time.perf_counter() - self._epoch_started - self._validating
+        return self.images / seconds if seconds > 0 else 0.0
 
 
 class Provenance(Callback):
@@ -182,12 +200,13 @@ class ProgressLine(Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._started, self._first_step = time.perf_counter(), trainer.global_step  # a resumed run starts later
-        self._losses: list[float] = []
+        self._loss_sum, self._steps = 0.0, 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._pending:  # validated mid-epoch, after the previous batch
-            self._emit(trainer, {"train_loss": sum(self._losses) / max(len(self._losses), 1)})
-        self._losses.append(float(outputs["loss"]))
+            self._emit(trainer, {"train_loss": self._mean_loss()})
+        # Summed on the device: reading the loss each step would wait for the GPU every step.
+        self._loss_sum, self._steps = self._loss_sum + outputs["loss"].detach(), self._steps + 1
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:
@@ -202,10 +221,13 @@ class ProgressLine(Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self._pending:  # stopped right after a mid-epoch validation
-            self._emit(trainer, {"train_loss": sum(self._losses) / max(len(self._losses), 1)})
+            self._emit(trainer, {"train_loss": self._mean_loss()})
+
+    def _mean_loss(self) -> float:
+        return float(self._loss_sum) / max(self._steps, 1)
 
     def _emit(self, trainer, train: dict[str, float]) -> None:
-        pending, self._pending, self._losses = self._pending, None, []
+        pending, self._pending, self._loss_sum, self._steps = self._pending, None, 0.0, 0
         step, total = pending["step"], trainer.estimated_stepping_batches
         done = (step - self._first_step) / max(total - self._first_step, 1)
         elapsed = time.perf_counter() - self._started
@@ -215,7 +237,7 @@ class ProgressLine(Callback):
                           if name in figures)
         epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         line = (f"epoch {pending['epoch'] + 1}{epochs} step {step}/{int(total)}: {shown}; "
-                f"{self.throughput.images_per_sec:,.0f} images/s, {_duration(left)} left")
+                f"{self.throughput.images_per_sec_so_far():,.0f} images/s, {_duration(left)} left")
         self.lines.append(line)
         log.info(line)
 

@@ -58,6 +58,8 @@ def load_checkpoint(path: Path) -> tuple[Classifier, dict]:
     hparams = checkpoint.get("hyper_parameters") or {}
     check_buildable(hparams.get("model"), "model", source=str(path))
     check_buildable(hparams.get("optimizer"), "optimizer", source=str(path))
+    if hparams.get("scheduler") is not None:
+        check_buildable(hparams["scheduler"], "scheduler", source=str(path))
     module = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     return module, checkpoint
 
