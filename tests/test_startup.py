@@ -7,7 +7,7 @@ import sys
 import pytest
 
 COMMANDS = ["download", "prepare", "train", "evaluate", "predict", "compare", "reproduction", "params",
-            "mirror_mnist_5k"]
+            "mirror_mnist_5k", "export_onnx"]
 HEAVY = {"torch", "pytorch_lightning", "lightning", "mlflow", "pandas", "matplotlib", "torchvision"}
 
 pytestmark = pytest.mark.slow  # each case starts a Python process

@@ -269,9 +269,11 @@ def test_mlflow_ui_shows_the_sweep_nested_under_its_parent(optuna_sweep, mlflow_
             parent_row = page.locator("[role=row]", has_text=parent.info.run_name)
             parent_row.wait_for(timeout=60_000)
             assert page.get_by_text("Choose experiment type").count() == 0
-            assert page.get_by_text("job-0", exact=True).count() == 0  # children start folded under the parent
+            names = {run.data.tags["hydra_job_num"]: run.info.run_name for run in children}
+            assert names["0"].startswith("job-0 ")  # the job's number, then its overrides
+            assert page.get_by_text(names["0"], exact=True).count() == 0  # children start folded under the parent
             parent_row.locator('[col-id="attributes.`Run Name`"] button').click()  # unfold
-            page.get_by_text(f"job-{JOBS - 1}", exact=True).wait_for(timeout=10_000)
+            page.get_by_text(names[str(JOBS - 1)], exact=True).wait_for(timeout=10_000)
             # Show the metric and a swept param as columns, as a user would through "Columns".
             page.get_by_role("button", name="Columns", exact=True).click()
             chooser = page.get_by_role("dialog")

@@ -67,7 +67,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     plots.misclassified_png(images, labels, preds, classes, plot_dir / "misclassified.png")
 
     name, digest = cfg.tracking.registered_model_name, checkpoint_sha256(checkpoint_path)
-    with mlflow.start_run(run_id=run_id):
+    with runs.reopened(run_id):
         mlflow.log_metrics({"test_loss": result["test_loss"], "test_acc": result["test_acc"]})
         mlflow.log_metrics({f"test_{metric}_{cls}": value for cls, values in result["per_class"].items()
                             for metric, value in values.items()})
@@ -89,7 +89,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
                "registry_test_acc": registry_acc, "model_version": int(version), "champion": champion}
     write_text(reports / "per_class.json", json.dumps(result["per_class"], indent=2) + "\n")
     write_text(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    with mlflow.start_run(run_id=run_id):
+    with runs.reopened(run_id):
         mlflow.log_metric("registry_test_acc", registry_acc)
         mlflow.log_artifact(str(reports / "metrics.json"))
         mlflow.log_artifact(str(reports / "per_class.json"))

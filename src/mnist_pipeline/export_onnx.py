@@ -18,22 +18,24 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import mlflow
-from mlflow import MlflowClient
-
 from .core.atomic import atomic_path
 from .core.cli import run_stage
 from .core.config import load_params
 from .core.errors import PipelineError
-from .data.prepared import load_prepared
-from .tracking import registry, store
-from .training.onnx_export import export_onnx, onnx_probabilities, parity, torch_probabilities
+from .tracking import CHAMPION
 
 log = logging.getLogger(__name__)
 
 
-def export(cfg, version_or_alias: str = registry.CHAMPION, tolerance: float = 1e-4) -> tuple[Path, dict]:
+def export(cfg, version_or_alias: str = CHAMPION, tolerance: float = 1e-4) -> tuple[Path, dict]:
     """Export, check and log one registered version; returns the ONNX file and the parity figures."""
+    import mlflow  # torch, MLflow and onnx: imported here, so that --help answers at once
+    from mlflow import MlflowClient
+
+    from .data.prepared import load_prepared
+    from .tracking import registry, runs, store
+    from .training.onnx_export import export_onnx, onnx_probabilities, parity, torch_probabilities
+
     store.connect(cfg)
     name = cfg.tracking.registered_model_name
     version = registry.find_version(MlflowClient(), name, version_or_alias)
@@ -49,7 +51,7 @@ def export(cfg, version_or_alias: str = registry.CHAMPION, tolerance: float = 1e
             raise PipelineError(f"{name} v{version.version}: the ONNX export disagrees with PyTorch on the test set "
                                 f"({figures['onnx_argmax_mismatches']} predicted classes differ, probabilities up "
                                 f"to {figures['onnx_max_abs_diff']:.2e} apart, tolerance {tolerance:g}); not written")
-        with mlflow.start_run(run_id=version.run_id):
+        with runs.reopened(version.run_id):
             mlflow.log_artifact(str(onnx_file), "onnx")
             mlflow.log_metrics({key: float(value) for key, value in figures.items()})
         with atomic_path(target) as tmp:
@@ -62,7 +64,7 @@ def export(cfg, version_or_alias: str = registry.CHAMPION, tolerance: float = 1e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default=registry.CHAMPION, help="version number or alias (default: %(default)s)")
+    parser.add_argument("--version", default=CHAMPION, help="version number or alias (default: %(default)s)")
     parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="largest allowed difference between ONNX and PyTorch probabilities (default: %(default)g)")
     args = parser.parse_args()

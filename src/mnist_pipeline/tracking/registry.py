@@ -15,9 +15,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from ..core.errors import PipelineError
-from . import served_model
+from . import CHAMPION, served_model
 
-CHAMPION = "champion"
 CHECKPOINT_TAG = "checkpoint_sha256"  # the content hash of the checkpoint file a version was logged from
 # What the logged model takes; versions logged before it took raw pixels (float [N, 1, 28, 28] in,
 # logits out) lack this tag and are never reused for a checkpoint evaluated again.

@@ -97,6 +97,20 @@ def descriptive_run_name(cfg: DictConfig) -> str:
     return f"{what}-{cfg.data.name}-{secrets.token_hex(3)}"
 
 
+class _Logger(MLFlowLogger):
+    """Lightning's MLflow logger, except that closing a failed or interrupted run never raises: a
+    locked SQLite store there would replace the interrupt's exit code (130, 143) with a store
+    error. end_run then closes the run, trying again."""
+
+    def finalize(self, status: str = "success") -> None:
+        try:
+            super().finalize(status)
+        except Exception as err:  # MlflowException, or the database driver's own errors
+            if status == "success":
+                raise
+            log.warning("could not close MLflow run %s as %s (%s); trying again", self.run_id, status, err)
+
+
 def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str | None = None) -> MLFlowLogger:
     """The logger of a new run, or of run `run_id` reopened (a resumed training continues its run)."""
     experiment_id = setup(cfg)
@@ -106,8 +120,8 @@ def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str |
         run_name = job_run_name(tags)
     elif run_name is None and run_id is None:
         run_name = descriptive_run_name(cfg)
-    logger = MLFlowLogger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
-                          run_name=run_name, tags=tags, log_model=False, run_id=run_id)
+    logger = _Logger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
+                     run_name=run_name, tags=tags, log_model=False, run_id=run_id)
     if run_id is not None:
         client = MlflowClient()
         try:
@@ -126,6 +140,13 @@ def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str |
 
 # Tags that let a later run tell whether a RUNNING run's process is still alive.
 HOST_TAG, PID_TAG, STARTED_TAG = "process_host", "process_pid", "process_started"
+
+
+def reopened(run_id: str):
+    """`mlflow.start_run` on an existing run, whatever its experiment: the fluent API refuses a run
+    of another experiment than the one last made active in this process."""
+    mlflow.set_experiment(experiment_id=MlflowClient().get_run(run_id).info.experiment_id)
+    return mlflow.start_run(run_id=run_id)
 
 
 def process_tags() -> dict[str, str]:

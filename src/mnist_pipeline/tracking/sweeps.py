@@ -57,8 +57,8 @@ def create_optuna_study(sweeper: dict) -> None:
 
     The sweeper then loads it (`load_if_exists`): a rerun continues it, and several sweeps on the
     same study share its trials. Created here, before any sweep asks for a trial, under a lock for
-    SQLite: optuna, like MLflow, creates a new database's tables on first use, and two sweeps
-    starting at once would both try."""
+    SQLite, and retried on a database server: optuna, like MLflow, creates a new database's tables
+    on first use, and two sweeps starting at once would both try."""
     import optuna
 
     storage = sweeper.get("storage")
@@ -68,8 +68,15 @@ def create_optuna_study(sweeper: dict) -> None:
     directions = [direction] if isinstance(direction, str) else list(direction)
     lock = store.sqlite_lock(storage) if str(storage).startswith("sqlite:///") else contextlib.nullcontext()
     with lock:
-        optuna.create_study(study_name=sweeper["study_name"], storage=storage, directions=directions,
-                            load_if_exists=True)
+        for attempt in range(1, 4):
+            try:
+                optuna.create_study(study_name=sweeper["study_name"], storage=storage, directions=directions,
+                                    load_if_exists=True)
+                return
+            except Exception:  # on a database server, another sweep created the tables or the study meanwhile
+                if attempt == 3:
+                    raise
+                time.sleep(attempt)
 
 
 def start_parent_run(config: DictConfig) -> str:

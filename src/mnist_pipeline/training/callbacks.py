@@ -46,8 +46,9 @@ class Throughput(Callback):
         self.images += len(batch[1])
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.seconds += time.perf_counter() - self._epoch_started - self._validating
-        self._epoch_started = None
+        if self._epoch_started is not None:  # None: a run resumed from a checkpoint made at the epoch's end
+            self.seconds += time.perf_counter() - self._epoch_started - self._validating
+            self._epoch_started = None
         # All processes together under DDP (each counts its own share of the images).
         pl_module.log("train_images_per_sec", self.images_per_sec, sync_dist=True, reduce_fx="sum")
 
@@ -214,14 +215,19 @@ class ProgressLine(Callback):
             self._pending = {"step": trainer.global_step, "epoch": trainer.current_epoch,
                              **{name: float(metrics[name]) for name in ("val_loss", "val_acc") if name in metrics}}
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
+    # The LightningModule logs the epoch's training figures in its own on_train_epoch_end, which
+    # Lightning calls after the callbacks': a line pending at the epoch's end goes out when the next
+    # epoch starts, or when training ends.
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._emit_with_epoch_figures(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._emit_with_epoch_figures(trainer)
+
+    def _emit_with_epoch_figures(self, trainer) -> None:
         if self._pending:
             metrics = trainer.callback_metrics
             self._emit(trainer, {name: float(metrics[name]) for name in ("train_loss", "train_acc") if name in metrics})
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if self._pending:  # stopped right after a mid-epoch validation
-            self._emit(trainer, {"train_loss": self._mean_loss()})
 
     def _mean_loss(self) -> float:
         return float(self._loss_sum) / max(self._steps, 1)
