@@ -8,7 +8,6 @@ import struct
 import zlib
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
@@ -18,6 +17,7 @@ from mnist_pipeline.data.idx import IMAGES_MAGIC, LABELS_MAGIC, write_idx
 from mnist_pipeline.data.mnist_5k import mnist_5k_digits
 from mnist_pipeline.download import download
 from mnist_pipeline.prepare import prepare
+from mnist_pipeline.tracking import store
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"train": 1200, "test": 400, "val": 200}
@@ -127,8 +127,7 @@ def prepared(tiny_cfg):
 def mlflow_client(uri: str) -> MlflowClient:
     """A client on this store, with mlflow's process-wide tracking and registry URIs pointed at it too
     (tests share one process, so a URI left by an earlier test must never leak into a later one)."""
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    store.point_mlflow_at(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

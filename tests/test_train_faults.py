@@ -28,6 +28,9 @@ def start_training(cfg, folder: Path, *overrides: str) -> subprocess.Popen:
             f"paths.reports={folder}/reports", f"tracking.tracking_uri={cfg.tracking.tracking_uri}",
             f"hydra.run.dir={folder}/hydra", *overrides]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    # One thread each, whatever else runs: a training's share of the cores depends on how many run at
+    # once, and another thread count sums floats in another order (the weights compared would differ).
+    env["OMP_NUM_THREADS"] = "1"
     return subprocess.Popen([sys.executable, "-m", "mnist_pipeline.train", "--config-dir",
                              str(Path(cfg.paths.models).parent / "conf"), *args],
                             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

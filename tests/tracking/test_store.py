@@ -69,3 +69,12 @@ def test_the_experiment_is_a_training_experiment(tmp_path):
     cfg.tracking.experiment_name = "made-before"
     assert store.setup(cfg) == old
     assert mlflow.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_second_store_in_the_same_process_is_its_own(tmp_path):
+    # MLflow exports the URI it is given as MLFLOW_TRACKING_URI; taken for the user's choice, it
+    # would send every later connect in this process to the first store.
+    first, second = (compose_config([f"tracking.tracking_uri=sqlite:///{tmp_path}/{name}.db"]) for name in "ab")
+    store.connect(first)
+    assert store.connect(second) == f"sqlite:///{tmp_path}/b.db" == mlflow.get_tracking_uri()
+    assert "MLFLOW_TRACKING_URI" not in os.environ

@@ -31,11 +31,24 @@ def tracking_uri(cfg: DictConfig) -> str:
     return uri
 
 
+def point_mlflow_at(uri: str) -> None:
+    """mlflow's tracking and registry URIs, process-wide.
+
+    MLflow also exports the URI as MLFLOW_TRACKING_URI, which tracking_uri() would then take for the
+    user's choice: a later connect in this process (another config) must still find its own."""
+    users = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if users is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = users
+
+
 def connect(cfg: DictConfig) -> str:
     """Point mlflow (tracking and registry) at the store; returns its URI."""
     uri = tracking_uri(cfg)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    point_mlflow_at(uri)
     if uri.startswith(_SQLITE):
         open_sqlite_store(uri)
     return uri
