@@ -9,7 +9,9 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet -r requirements.lock
+	# --no-deps: the lock pins every package (uv resolved it, honouring pyproject's [tool.uv] override of
+	# hydra-optuna-sweeper's optuna<3), and pip's own resolver would refuse that override.
+	$(VENV)/bin/pip install --quiet --no-deps -r requirements.lock
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
