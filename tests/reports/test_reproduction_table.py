@@ -69,3 +69,11 @@ def test_page_gathers_seeds_and_applies_the_rule(tmp_path):
     assert "fashion_mnist" not in full.split("## Full MNIST")[1] and "`deep_mnist` | none" in full
     assert len(rows_of(full)) == len(recipes(ROOT / "conf")) + 1  # two_layer_net has two rows
     assert "within 2 standard deviations" in text
+
+
+def test_a_store_with_full_mnist_runs_only_says_so_under_other_datasets(tmp_path):
+    mlflow_client(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_experiment("mnist")
+    log_run("mechanics101", "mnist", 0.90, seed=1)
+    text = page(reported_figures(ROOT / "conf"), runs_per_seed("mnist"), "mnist")
+    assert text.split("## Other datasets")[1].rstrip().endswith("No such runs in this store.")

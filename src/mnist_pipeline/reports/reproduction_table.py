@@ -126,5 +126,6 @@ MNIST could not be downloaded. The seeds' figures are for full MNIST, so these r
 
 
 def page(figures: dict[str, dict], runs: dict, experiment: str) -> str:
+    others = any(key[1] != FULL_MNIST for key in runs)
     return PAGE.format(experiment=experiment, rule=RULE, full=table(figures, runs, full_mnist=True),
-                       other=table(figures, runs, full_mnist=False))
+                       other=table(figures, runs, full_mnist=False) if others else "No such runs in this store.\n")
