@@ -140,3 +140,12 @@ def _isolated_env(monkeypatch):
     monkeypatch.setenv("GIT_COMMITTER_NAME", "test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.invalid")
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def project(tmp_path, tiny_mirror) -> Path:
+    """A folder with the tiny dataset prepared and no MLflow store or study yet."""
+    cfg = compose_config(tiny_overrides(tmp_path), config_dir=write_tiny_conf(tmp_path, *tiny_mirror))
+    download(cfg)
+    prepare(cfg)
+    return tmp_path

@@ -14,22 +14,11 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import compose_config, mlflow_client, tiny_overrides, write_tiny_conf
-from mnist_pipeline.download import download
-from mnist_pipeline.prepare import prepare
+from conftest import mlflow_client, tiny_overrides
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
-
-
-@pytest.fixture
-def project(tmp_path, tiny_mirror) -> Path:
-    """A folder with the tiny dataset prepared and no MLflow store or study yet."""
-    cfg = compose_config(tiny_overrides(tmp_path), config_dir=write_tiny_conf(tmp_path, *tiny_mirror))
-    download(cfg)
-    prepare(cfg)
-    return tmp_path
 
 
 def start_sweep(folder: Path, study: str, n_trials: int, sweep_dir: str, seed: int = 42) -> subprocess.Popen:

@@ -19,9 +19,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from conftest import ROOT, compose_config, mlflow_client, tiny_data_yaml, tiny_overrides, write_tiny_conf
-from mnist_pipeline.download import download
-from mnist_pipeline.prepare import prepare
+from conftest import ROOT, mlflow_client, tiny_data_yaml, tiny_overrides
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
@@ -79,14 +77,6 @@ def server():
     finally:
         server.run("stop")
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def project(tmp_path, tiny_mirror) -> Path:
-    cfg = compose_config(tiny_overrides(tmp_path), config_dir=write_tiny_conf(tmp_path, *tiny_mirror))
-    download(cfg)
-    prepare(cfg)
-    return tmp_path
 
 
 def start_sweep(folder: Path, server: Server, study: str, seed: int, sweep_dir: str) -> subprocess.Popen:
