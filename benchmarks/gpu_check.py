@@ -61,9 +61,9 @@ def test_accuracy(checkpoint: Path, prepared: Path) -> float:
     from mnist_pipeline.training.checkpoints import load_checkpoint
     from mnist_pipeline.training.inference import batched_logits
 
-    module, saved = load_checkpoint(checkpoint)
+    model, saved = load_checkpoint(checkpoint)
     images, labels = load_prepared(prepared, "test")
-    logits = batched_logits(module.model, images, saved["config"]["data"]["normalize"])
+    logits = batched_logits(model, images, saved["config"]["data"]["normalize"])
     return float((logits.argmax(dim=1) == labels).float().mean())
 
 

@@ -70,8 +70,8 @@ def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
     # Someone replaces the registered model's weights on disk with an untrained model's.
     pt2 = Path(client.get_model_version_download_uri(name, "1").removeprefix("file://")) / "artifacts" / "network.pt2"
     assert pt2.is_file()
-    module, _ = load_checkpoint(checkpoint)
-    untrained = build_model(module.hparams.model, num_classes=10)
+    _, raw = load_checkpoint(checkpoint)
+    untrained = build_model(raw["hyper_parameters"]["model"], num_classes=10)
     batch = ({0: torch.export.Dim.DYNAMIC},)  # any batch size, as the logged model takes
     torch.export.save(torch.export.export(untrained.eval(), (torch.zeros(2, 1, 28, 28),), dynamic_shapes=batch), pt2)
 
@@ -90,9 +90,9 @@ def test_scores_with_the_settings_the_checkpoint_was_trained_with(tiny_cfg):
     cfg = tiny_cfg()  # params.yaml now says normalize: true, classes 0-9
     metrics = evaluate(cfg, checkpoint)
 
-    module, _ = load_checkpoint(checkpoint)
+    model, _ = load_checkpoint(checkpoint)
     images, labels = load_prepared(Path(cfg.paths.prepared), "test")
-    raw = batched_logits(module.model, images, normalize=False)
+    raw = batched_logits(model, images, normalize=False)
     assert metrics["test_loss"] == pytest.approx(F.cross_entropy(raw, labels).item(), rel=1e-5)
     assert metrics["registry_test_acc"] == pytest.approx(metrics["test_acc"], abs=1e-6)
     assert list(metrics["per_class"]) == letters

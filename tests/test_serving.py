@@ -89,8 +89,8 @@ def server(champion):
 
 
 def checkpoint_labels(cfg, images) -> list[str]:
-    module, _ = load_checkpoint(Path(cfg.paths.models) / "best.ckpt")
-    return [cfg.data.classes[i] for i in batched_logits(module.model, images, normalize=True).argmax(dim=1).tolist()]
+    model, _ = load_checkpoint(Path(cfg.paths.models) / "best.ckpt")
+    return [cfg.data.classes[i] for i in batched_logits(model, images, normalize=True).argmax(dim=1).tolist()]
 
 
 def test_the_served_champion_answers_raw_digits(champion, server):

@@ -68,12 +68,12 @@ def test_logged_validation_accuracy_is_that_of_the_whole_validation_set(ddp_trai
     """Each process validates half of the 200 images; rank 0 logs the figure of all 200."""
     folder, cfg = ddp_training
     client = mlflow_client(cfg.tracking.tracking_uri)
-    module, checkpoint = load_checkpoint(folder / "models" / "last.ckpt")
+    model, checkpoint = load_checkpoint(folder / "models" / "last.ckpt")
     history = client.get_metric_history(checkpoint["mlflow_run_id"], "val_acc")
     assert len(history) == 2  # once per epoch, by one process
     images, labels = load_prepared(Path(cfg.paths.prepared), "val", 10)
-    whole = float((batched_logits(module.model.eval(), images, True).argmax(dim=1) == labels).float().mean())
-    halves = [float((batched_logits(module.model, images[i::2], True).argmax(dim=1) == labels[i::2]).float().mean())
+    whole = float((batched_logits(model, images, True).argmax(dim=1) == labels).float().mean())
+    halves = [float((batched_logits(model, images[i::2], True).argmax(dim=1) == labels[i::2]).float().mean())
               for i in (0, 1)]
     assert max(history, key=lambda m: m.step).value == pytest.approx(whole, abs=1e-6)
     assert halves[0] != halves[1]  # so rank 0's own half alone would have given another figure

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg, checkpoint_path: Path) -> dict:
-    # torch, Lightning, MLflow and matplotlib: imported here, so that --help answers at once.
+    # torch, MLflow and matplotlib: imported here, so that --help answers at once (and Lightning not at all).
     import mlflow
     from mlflow import MlflowClient
 
@@ -42,7 +42,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     from .training.checkpoints import checkpoint_sha256, load_checkpoint
     from .training.inference import batched_logits
 
-    module, checkpoint = load_checkpoint(checkpoint_path)
+    model, checkpoint = load_checkpoint(checkpoint_path)  # eval mode: what torch.export captures
     run_id, trained = checkpoint.get("mlflow_run_id"), checkpoint.get("config")
     if not run_id or not trained:
         raise PipelineError(f"{checkpoint_path} records no MLflow run id or config; was it written by the train stage?")
@@ -50,7 +50,6 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     runs.check_same_dataset(OmegaConf.create(trained), cfg, str(checkpoint_path))
     classes, normalize = list(trained["data"]["classes"]), trained["data"]["normalize"]
     images, labels = load_prepared(Path(cfg.paths.prepared), "test", len(classes))
-    model = module.model.eval()  # eval mode is what torch.export captures in the logged model
     logits = batched_logits(model, images, normalize)
     result = classification_metrics(logits, labels, classes)
     preds = logits.argmax(dim=1)

@@ -31,14 +31,14 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
                 invert: bool | None = None) -> list[dict]:
     """One record per image: name, logits, probabilities, predicted class, (test images) true class
     and (image files) whether it was inverted. A folder among `images` stands for its image files."""
-    import torch  # torch and Lightning: imported here, so that --help answers at once
+    import torch  # imported here, so that --help answers at once
 
     from .data.images import image_files, read_images
     from .data.prepared import load_prepared
     from .training.checkpoints import load_checkpoint
     from .training.inference import batched_logits
 
-    module, saved = load_checkpoint(checkpoint)
+    model, saved = load_checkpoint(checkpoint)
     config = saved["config"]
     classes, normalize = config["data"]["classes"], config["data"]["normalize"]
     if images:
@@ -55,7 +55,7 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
         chosen = torch.tensor(indices)
         pixels, labels = test_images[chosen], [classes[i] for i in test_labels[chosen].tolist()]
         names, inverted = [f"test[{i}]" for i in chosen.tolist()], [None] * len(indices)
-    logits = batched_logits(module.model, pixels, normalize)  # one batched pass over all the images
+    logits = batched_logits(model, pixels, normalize)  # one batched pass over all the images
     probabilities = logits.softmax(dim=1)
     return [{"image": name, "logits": [round(v, 4) for v in row.tolist()],
              "probabilities": [round(v, 4) for v in prob.tolist()],

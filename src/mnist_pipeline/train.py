@@ -68,6 +68,7 @@ def train(cfg: DictConfig) -> float:
 
     from .data.datamodule import MNISTDataModule
     from .tracking import runs
+    from .tracking.lightning_logger import lightning_logger
     from .training.builders import build_callbacks, check_training_config
     from .training.checkpoints import resume_checkpoint
     from .training.classifier import Classifier
@@ -102,7 +103,7 @@ def train(cfg: DictConfig) -> float:
             if code:
                 raise SystemExit(code) from None
             raise
-    logger = runs.lightning_logger(cfg, run_id=resumed.get("mlflow_run_id"))
+    logger = lightning_logger(cfg, run_id=resumed.get("mlflow_run_id"))
     try:
         return _fit(cfg, config, module, datamodule, extra, logger, models_dir, reports_dir)
     except BaseException as err:
@@ -118,7 +119,7 @@ def train(cfg: DictConfig) -> float:
 def _trainer(config: dict, callbacks: list, logger, models_dir: Path | None = None):
     import pytorch_lightning as pl
 
-    from .training.checkpoints import AtomicCheckpointIO
+    from .training.checkpoint_saving import AtomicCheckpointIO
 
     options = dict(config["trainer"])
     if options.get("enable_progress_bar") is None:  # the default: a bar on a terminal, never in a log file
@@ -141,7 +142,7 @@ def _fit_other_rank(config: dict, module, datamodule, extra) -> float:
     """A DDP process other than rank 0: the same callbacks and collective steps, no MLflow run and
     no files (the checkpoint folder is rank 0's, broadcast by ModelCheckpoint; only rank 0 writes)."""
     from .training.callbacks import RngState, Throughput, ValidateLastStep
-    from .training.checkpoints import BestCheckpoint
+    from .training.checkpoint_saving import BestCheckpoint
 
     best = BestCheckpoint(filename="best", monitor="val_acc", mode="max", enable_version_counter=False,
                           save_last=True)
@@ -154,7 +155,7 @@ def _fit_other_rank(config: dict, module, datamodule, extra) -> float:
 def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, reports_dir: Path) -> float:
     from .tracking import runs
     from .training.callbacks import ProgressLine, Provenance, RngState, Throughput, ValidateLastStep
-    from .training.checkpoints import BestCheckpoint, publish_checkpoints
+    from .training.checkpoint_saving import BestCheckpoint, publish_checkpoints
     from .training.summary import count_parameters, hardware, model_summary
     from .training.threads import share_cores
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from mnist_pipeline.core.errors import ConfigError
+from mnist_pipeline.core.errors import ConfigError, PipelineError
 from mnist_pipeline.models import SmallCNN
 from mnist_pipeline.training.builders import (
     build_callbacks,
@@ -95,5 +95,15 @@ def test_a_shared_checkpoint_cannot_run_code(tmp_path):
 
 def test_a_good_shared_checkpoint_loads(tmp_path):
     checkpoint = shared_checkpoint(tmp_path / "good.ckpt", {"_target_": "mnist_pipeline.models.SmallCNN"})
-    module, raw = load_checkpoint(checkpoint)
-    assert isinstance(module.model, SmallCNN) and raw["mlflow_run_id"] == "x"
+    model, raw = load_checkpoint(checkpoint)
+    assert isinstance(model, SmallCNN) and not model.training and raw["mlflow_run_id"] == "x"
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_its_model_is_refused(tmp_path):
+    checkpoint = shared_checkpoint(tmp_path / "odd.ckpt", {"_target_": "mnist_pipeline.models.SmallCNN"})
+    raw = torch.load(checkpoint, weights_only=True)
+    raw["hyper_parameters"]["model"] = {"_target_": "mnist_pipeline.models.MLP"}
+    torch.save(raw, checkpoint)
+    with pytest.raises(PipelineError, match=r"odd.ckpt: its weights do not fit the model it names") as err:
+        load_checkpoint(checkpoint)
+    assert "\n" not in str(err.value)

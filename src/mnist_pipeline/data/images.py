@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms.v2.functional import resize
 
 from ..core.errors import PipelineError
 
@@ -83,6 +82,8 @@ def mnist_style(gray: np.ndarray) -> torch.Tensor:
     """A light digit on a dark background (uint8 [H, W]) laid out as MNIST's: background taken
     away and contrast stretched, the digit's bounding box fitted into 20x20 with its aspect ratio
     kept, then placed so that its centre of mass is the centre of a 28x28 image. Returns uint8 [28, 28]."""
+    from torchvision.transforms.v2.functional import resize  # here: torchvision takes seconds to import
+
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     ink = np.clip(gray.astype(np.float32) - np.median(border), 0, None)
     if ink.max() == 0:

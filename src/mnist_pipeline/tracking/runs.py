@@ -14,14 +14,12 @@ from typing import Any
 import mlflow
 import psutil
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.loggers import MLFlowLogger
 
 from ..core.config import FILE_KEYS
 from ..core.errors import PipelineError
 from ..core.project import git_commit, project_root
-from .store import setup, tracking_uri
+from .store import setup
 
 # Where a sweep job logs, given to every job in its config by the sweep (see sweeps): jobs that run
 # on other machines inherit nothing from the launching process.
@@ -95,47 +93,6 @@ def descriptive_run_name(cfg: DictConfig) -> str:
     for runs started with the same seed): `<recipe, or model when no recipe>-<dataset>-<6 hex>`."""
     what = cfg.recipe if cfg.recipe != "default" else cfg.model._target_.rsplit(".", 1)[-1]
     return f"{what}-{cfg.data.name}-{secrets.token_hex(3)}"
-
-
-class _Logger(MLFlowLogger):
-    """Lightning's MLflow logger, except that closing a failed or interrupted run never raises: a
-    locked SQLite store there would replace the interrupt's exit code (130, 143) with a store
-    error. end_run then closes the run, trying again."""
-
-    def finalize(self, status: str = "success") -> None:
-        try:
-            super().finalize(status)
-        except Exception as err:  # MlflowException, or the database driver's own errors
-            if status == "success":
-                raise
-            log.warning("could not close MLflow run %s as %s (%s); trying again", self.run_id, status, err)
-
-
-def lightning_logger(cfg: DictConfig, run_name: str | None = None, run_id: str | None = None) -> MLFlowLogger:
-    """The logger of a new run, or of run `run_id` reopened (a resumed training continues its run)."""
-    experiment_id = setup(cfg)
-    mark_abandoned_runs(experiment_id)
-    tags = {**run_tags(cfg), **process_tags()}
-    if run_name is None and "hydra_job_num" in tags:
-        run_name = job_run_name(tags)
-    elif run_name is None and run_id is None:
-        run_name = descriptive_run_name(cfg)
-    logger = _Logger(experiment_name=cfg.tracking.experiment_name, tracking_uri=tracking_uri(cfg),
-                     run_name=run_name, tags=tags, log_model=False, run_id=run_id)
-    if run_id is not None:
-        client = MlflowClient()
-        try:
-            reopened = client.get_run(run_id)
-        except MlflowException:
-            raise PipelineError(f"the checkpoint's MLflow run {run_id} is not in the store "
-                                f"{tracking_uri(cfg)}") from None
-        client.update_run(run_id, status="RUNNING")
-        if ERROR_TAG in reopened.data.tags:  # what stopped it is history now, not why it failed
-            client.set_tag(run_id, "resumed_after", reopened.data.tags[ERROR_TAG])
-            client.delete_tag(run_id, ERROR_TAG)
-        for key, value in tags.items():
-            client.set_tag(run_id, key, value)
-    return logger
 
 
 # Tags that let a later run tell whether a RUNNING run's process is still alive.

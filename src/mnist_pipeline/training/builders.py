@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import inspect
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 from torch import nn
 
 from ..core.config import check_buildable, check_keyword_keys, to_plain
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
 
 
 def _keywords(spec: dict) -> dict[str, Any]:
@@ -61,6 +63,8 @@ def build_callbacks(specs: Any, source: str = "config") -> list[pl.Callback]:
 def check_trainer_keys(trainer: Any, source: str = "config") -> None:
     """Refuse `trainer.*` keys that lightning.Trainer does not take (a typo is otherwise a TypeError
     after the run has started)."""
+    import pytorch_lightning as pl  # here: evaluate and predict build models without Lightning
+
     accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     check_keyword_keys(to_plain(trainer), "trainer", accepted, source)
 

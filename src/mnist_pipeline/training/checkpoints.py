@@ -1,39 +1,18 @@
-"""Checkpoint I/O: written whole or not at all, and loaded back as a Classifier."""
+"""Checkpoints read back as data: torch.load with weights_only=True, what they name checked against
+the allow-list, and the network rebuilt without Lightning (so evaluate and predict start without
+importing it)."""
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
-from typing import Any
 
 import torch
-from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from pytorch_lightning.callbacks import ModelCheckpoint
+from torch import nn
 
-from ..core.atomic import atomic_path
 from ..core.config import check_buildable
 from ..core.errors import ConfigError, PipelineError
-from .classifier import Classifier
-
-
-class BestCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that forgets a restored best whose file is gone (a finished training's
-    in-progress folder goes once published), so a resumed training writes a best.ckpt again
-    instead of none."""
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if Path(state_dict.get("best_model_path") or "").is_file():
-            super().load_state_dict(state_dict)
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Saves to a temporary file beside the target, then renames it into place, so an interrupted
-    save never replaces a good checkpoint with a truncated one."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
-        with atomic_path(path) as tmp:
-            super().save_checkpoint(checkpoint, tmp, storage_options)
+from .builders import build_model
 
 
 def read_checkpoint(path: Path) -> dict:
@@ -51,17 +30,25 @@ def read_checkpoint(path: Path) -> dict:
     return checkpoint
 
 
-def load_checkpoint(path: Path) -> tuple[Classifier, dict]:
-    """The trained module and the raw checkpoint (its config, MLflow run id, ...), on the CPU.
-    What the checkpoint says to build is checked against the allow-list before anything is built."""
+def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
+    """The trained network in eval mode and the raw checkpoint (its config, MLflow run id, ...), on
+    the CPU. What the checkpoint says to build is checked against the allow-list before anything is
+    built; the weights must fit the network exactly."""
     checkpoint = read_checkpoint(path)
     hparams = checkpoint.get("hyper_parameters") or {}
     check_buildable(hparams.get("model"), "model", source=str(path))
     check_buildable(hparams.get("optimizer"), "optimizer", source=str(path))
     if hparams.get("scheduler") is not None:
         check_buildable(hparams["scheduler"], "scheduler", source=str(path))
-    module = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
-    return module, checkpoint
+    network = build_model(hparams.get("model"), hparams.get("num_classes", 10), source=str(path))
+    prefix = "model."  # the Classifier's attribute holding the network
+    weights = {key.removeprefix(prefix): value for key, value in checkpoint["state_dict"].items()}
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as err:  # missing, unexpected or misshapen tensors, one line each
+        details = "; ".join(line.strip() for line in str(err).splitlines()[1:])
+        raise PipelineError(f"{path}: its weights do not fit the model it names ({details})") from None
+    return network.eval(), checkpoint
 
 
 def resume_checkpoint(path: str | Path, model: dict) -> dict:
@@ -72,15 +59,6 @@ def resume_checkpoint(path: str | Path, model: dict) -> dict:
     if saved != model:
         raise ConfigError(f"resume_from: {path} holds model {saved}, but the config asks for {model}")
     return checkpoint
-
-
-def publish_checkpoints(running_dir: Path, models_dir: Path) -> None:
-    """A finished training's best.ckpt and last.ckpt, copied whole into models_dir; then its
-    in-progress folder goes."""
-    for name in ("best.ckpt", "last.ckpt"):
-        with atomic_path(models_dir / name) as tmp:
-            shutil.copyfile(running_dir / name, tmp)
-    shutil.rmtree(running_dir)
 
 
 def checkpoint_sha256(path: Path) -> str:
