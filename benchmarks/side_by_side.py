@@ -13,7 +13,9 @@ hits both alike, medians of --repeats:
   wall time, validation excluded) and fit_seconds (the whole Trainer.fit, validation included).
 
 With --baseline-src, the train stage of another checkout runs too (interleaved), as a row of its own:
-before and after a change, measured in one run.
+before and after a change, measured in one run. With --bare-lightning, a row for Lightning alone: a
+LightningModule with nothing but the loss (no metrics, callbacks, logger or checkpoints) on the
+pipeline's own batch loader, in this process; the floor that Lightning's loop sets for the stage.
 
 Ratios: training = pipeline / plain training images/s; with validation = the same with each
 side's validation time counted. Start-up: wall time of `python -m mnist_pipeline.<command> --help`.
@@ -42,19 +44,13 @@ def plain_loop(model_name: str, batch_size: int, prepared: Path, epochs: int, se
     On a GPU, as the pipeline does: the data on the device, no host sync per step."""
     import torch
     import torch.nn.functional as F
-    from hydra import compose, initialize_config_dir
 
-    from mnist_pipeline.core.config import to_plain
     from mnist_pipeline.data.prepared import load_prepared
-    from mnist_pipeline.training.builders import build_model, optimizer_factory
 
-    conf = Path(__file__).resolve().parents[1] / "conf"
-    with initialize_config_dir(str(conf), version_base=None):
-        cfg = to_plain(compose("config", [f"model={model_name}"]))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(seed)
-    model = build_model(cfg["model"], 10).to(device)
-    optimizer = optimizer_factory(cfg["optimizer"])(model.parameters())
+    model, make_optimizer = _model_and_optimizer(model_name, seed)
+    model = model.to(device)
+    optimizer = make_optimizer(model.parameters())
     images, labels = (t.to(device) for t in load_prepared(prepared, "train"))
     val_images, val_labels = (t.to(device) for t in load_prepared(prepared, "val"))
     generator = torch.Generator().manual_seed(seed)
@@ -80,6 +76,78 @@ def plain_loop(model_name: str, batch_size: int, prepared: Path, epochs: int, se
         int(correct)  # waits for the device
         val_seconds += time.perf_counter() - started
     return train_seconds, val_seconds
+
+
+def bare_lightning(model_name: str, batch_size: int, prepared: Path, epochs: int, seed: int,
+                   batches: int | None) -> tuple[float, float]:
+    """(training seconds, validation seconds) of Lightning alone on the pipeline's batch loader."""
+    import pytorch_lightning as pl
+    import torch
+    import torch.nn.functional as F
+
+    from mnist_pipeline.data.datamodule import batch_loader
+    from mnist_pipeline.data.inputs import to_model_input
+    from mnist_pipeline.data.prepared import load_prepared
+
+    model, optimizer_factory = _model_and_optimizer(model_name, seed)
+
+    class Bare(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def training_step(self, batch, batch_idx):
+            images, labels = batch
+            return F.cross_entropy(self.model(to_model_input(images, True)), labels)
+
+        def validation_step(self, batch, batch_idx):
+            images, labels = batch
+            self.model(to_model_input(images, True)).argmax(1)
+
+        def configure_optimizers(self):
+            return optimizer_factory(self.parameters())
+
+    class Clock(pl.Callback):
+        train = val = 0.0
+
+        def on_train_epoch_start(self, *_):
+            self.started, self.validating = time.perf_counter(), 0.0
+
+        def on_validation_start(self, *_):
+            self.val_started = time.perf_counter()
+
+        def on_validation_end(self, *_):
+            self.validating += time.perf_counter() - self.val_started
+            self.val += time.perf_counter() - self.val_started
+
+        def on_train_epoch_end(self, *_):
+            self.train += time.perf_counter() - self.started - self.validating
+
+    clock = Clock()
+    trainer = pl.Trainer(max_epochs=epochs, limit_train_batches=batches or 1.0, logger=False, callbacks=[clock],
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    train = [t.to(device) for t in load_prepared(prepared, "train")]
+    val = [t.to(device) for t in load_prepared(prepared, "val")]
+    trainer.fit(Bare(), batch_loader(*train, batch_size, shuffle=True, seed=seed),
+                batch_loader(*val, batch_size, shuffle=False))
+    return clock.train, clock.val
+
+
+def _model_and_optimizer(model_name: str, seed: int):
+    """The model built from conf/ (model=<name>) with torch seeded, and its optimizer's factory."""
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    from mnist_pipeline.core.config import to_plain
+    from mnist_pipeline.training.builders import build_model, optimizer_factory
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(str(conf), version_base=None):
+        cfg = to_plain(compose("config", [f"model={model_name}"]))
+    torch.manual_seed(seed)
+    return build_model(cfg["model"], 10), optimizer_factory(cfg["optimizer"])
 
 
 def pipeline(model_name: str, batch_size: int, prepared: Path, epochs: int, seed: int, workdir: Path,
@@ -119,14 +187,17 @@ def side_by_side(args) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for model_name in args.models:
             batch_size = MODELS[model_name]
-            plain, piped, base = [], [], []
-            sides = ["plain", "pipeline", "baseline"] if args.baseline_src else ["plain", "pipeline"]
+            plain, piped, base, bare = [], [], [], []
+            sides = ["plain", "pipeline"] + ["baseline"] * bool(args.baseline_src) + ["bare"] * args.bare_lightning
             for repeat in range(args.repeats):
                 for i in range(len(sides)):  # each repeat starts with the next side: a drifting load favours none
                     side = sides[(repeat + i) % len(sides)]
                     if side == "plain":
                         plain.append(plain_loop(model_name, batch_size, prepared, args.epochs, repeat,
                                                 args.train_batches))
+                    elif side == "bare":
+                        bare.append(bare_lightning(model_name, batch_size, prepared, args.epochs, repeat,
+                                                   args.train_batches))
                     else:
                         (piped if side == "pipeline" else base).append(pipeline(
                             model_name, batch_size, prepared, args.epochs, repeat, Path(workdir), args.train_batches,
@@ -144,6 +215,11 @@ def side_by_side(args) -> None:
                 base_all = statistics.median((images + val_size * args.epochs) / m["fit_seconds"] for m in base)
                 print(f"{'  baseline':<10} {'':>5} {'':>12} {base_train:>15.0f} {base_train / plain_train:>6.2f}   "
                       f"{'':>23} {base_all:>9.0f} {base_all / plain_all:>6.2f}", flush=True)
+            if bare:
+                bare_train = statistics.median(images / t for t, _ in bare)
+                bare_all = statistics.median((images + val_size * args.epochs) / (t + v) for t, v in bare)
+                print(f"{'  bare Lightning':<16} {'':>12} {bare_train:>15.0f} {bare_train / plain_train:>6.2f}   "
+                      f"{'':>23} {bare_all:>9.0f} {bare_all / plain_all:>6.2f}", flush=True)
 
 
 def _labels(prepared: Path, split: str):
@@ -194,6 +270,7 @@ def main() -> None:
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for the train stage")
     parser.add_argument("--baseline-src", help="also run the train stage of this source folder (PYTHONPATH), "
                         "interleaved, as a baseline row")
+    parser.add_argument("--bare-lightning", action="store_true", help="add a row for Lightning alone (see above)")
     parser.add_argument("--startup-only", action="store_true", help="only the commands' start-up times")
     args = parser.parse_args()
     if args.threads:
