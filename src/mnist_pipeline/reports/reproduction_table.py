@@ -100,7 +100,7 @@ minutes; one for the two 20,000-step recipes on a CPU (about 20 minutes each on 
 
 ```
 for seed in 1 2 3; do
-  for recipe in deep_mnist mechanics101 pytorch_cnn two_layer_net; do
+  for recipe in deep_mnist mechanics101 pytorch_cnn two_layer_net speedrun; do
     dvc exp run -S "data.mirrors=[$MIRROR]" -S experiment=$recipe -S seed=$seed
   done
   dvc exp run -S "data.mirrors=[$MIRROR]" -S experiment=two_layer_net -S data.normalize=false -S seed=$seed
