@@ -33,7 +33,7 @@ PRESETS = ["deep_mnist", "deep_mnist_20k", "mechanics101", "pytorch_cnn", "tf_la
                       "model.init": "tf_mechanics101"}),
     ("tf_layers", {"model._target_": "mnist_pipeline.models.DeepCNN", "optimizer._target_": "torch.optim.SGD",
                    "optimizer.lr": 0.001, "data.batch_size": 100, "trainer.max_steps": 20000, "model.dropout": 0.4,
-                   "callbacks.logging_hook.every_n_steps": 50}),
+                   "model.init": "tf_layers_default", "callbacks.logging_hook.every_n_steps": 50}),
     ("two_layer_net", {"model._target_": "mnist_pipeline.models.TwoLayerNet", "optimizer.lr": 0.1, "seed": 42,
                        "data.batch_size": 100, "data.sample_with_replacement": True, "trainer.max_steps": 6000,
                        "callbacks.epoch_accuracy.every_n_steps": 600, "model.init": "scratch_two_layer"}),

@@ -36,6 +36,15 @@ def test_deep_cnn_tf_init():
         assert layer.weight.std().item() == pytest.approx(0.088, abs=0.01)  # sd of N(0, 0.1) cut at 2 sd
 
 
+def test_tf_layers_default_init_is_glorot_uniform_with_zero_biases():
+    model = DeepCNN(init="tf_layers_default")
+    for layer, fan_in, fan_out in [(model.features[0], 25, 32 * 25), (model.classifier[1], 3136, 1024)]:
+        limit = (6 / (fan_in + fan_out)) ** 0.5  # tf.glorot_uniform_initializer
+        assert torch.all(layer.bias == 0)
+        assert layer.weight.abs().max() <= limit
+        assert layer.weight.std().item() == pytest.approx(limit / 3 ** 0.5, rel=0.05)  # sd of U(-l, l)
+
+
 def test_mlp_hidden_sizes_are_configurable():
     model = instantiate(to_plain(compose_config(["model=mlp", "model.hidden1=64", "model.hidden2=16"]).model))
     assert count_parameters(model) == 784 * 64 + 64 + 64 * 16 + 16 + 16 * 10 + 10

@@ -20,6 +20,14 @@ def _tf_mechanics101(layer: nn.Module) -> None:
     nn.init.zeros_(layer.bias)
 
 
+def _tf_layers_default(layer: nn.Module) -> None:
+    # Seed S3: tf.layers' default initializers, kernels Glorot-uniform (TensorFlow counts a
+    # convolution's fans as kernel area x channels, as PyTorch does) and biases zero. PyTorch's own
+    # default (Kaiming-uniform, biases uniform) is another scale altogether.
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+
+
 def _scratch_two_layer(layer: nn.Module) -> None:
     # Seed S4: weights 0.01 * N(0, 1), biases zero.
     nn.init.normal_(layer.weight, std=0.01)
@@ -30,6 +38,7 @@ INITS = {
     "default": None,  # PyTorch's own (Kaiming-uniform)
     "tf_deep_mnist": _tf_deep_mnist,
     "tf_mechanics101": _tf_mechanics101,
+    "tf_layers_default": _tf_layers_default,
     "scratch_two_layer": _scratch_two_layer,
 }
 
