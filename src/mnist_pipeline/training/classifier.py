@@ -42,7 +42,8 @@ class Classifier(pl.LightningModule):
         loss = F.cross_entropy(logits, labels)
         with torch.no_grad():
             step = torch.stack([loss.double() * len(labels), (logits.argmax(dim=1) == labels).sum().double(),
-                                torch.tensor(len(labels), dtype=torch.float64, device=loss.device)])
+                                # a fill on the device, not a copy from the host at every step
+                                torch.full((), len(labels), dtype=torch.float64, device=loss.device)])
             self._sums[stage] = self._sums[stage] + step if stage in self._sums else step
         return loss
 
