@@ -88,6 +88,7 @@ def bare_lightning(model_name: str, batch_size: int, prepared: Path, epochs: int
     from mnist_pipeline.data.datamodule import batch_loader
     from mnist_pipeline.data.inputs import to_model_input
     from mnist_pipeline.data.prepared import load_prepared
+    from mnist_pipeline.training.callbacks import Throughput
 
     model, optimizer_factory = _model_and_optimizer(model_name, seed)
 
@@ -107,23 +108,7 @@ def bare_lightning(model_name: str, batch_size: int, prepared: Path, epochs: int
         def configure_optimizers(self):
             return optimizer_factory(self.parameters())
 
-    class Clock(pl.Callback):
-        train = val = 0.0
-
-        def on_train_epoch_start(self, *_):
-            self.started, self.validating = time.perf_counter(), 0.0
-
-        def on_validation_start(self, *_):
-            self.val_started = time.perf_counter()
-
-        def on_validation_end(self, *_):
-            self.validating += time.perf_counter() - self.val_started
-            self.val += time.perf_counter() - self.val_started
-
-        def on_train_epoch_end(self, *_):
-            self.train += time.perf_counter() - self.started - self.validating
-
-    clock = Clock()
+    clock = Throughput()  # the train stage's own clock: training epochs, validation apart
     trainer = pl.Trainer(max_epochs=epochs, limit_train_batches=batches or 1.0, logger=False, callbacks=[clock],
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0)
@@ -132,7 +117,7 @@ def bare_lightning(model_name: str, batch_size: int, prepared: Path, epochs: int
     val = [t.to(device) for t in load_prepared(prepared, "val")]
     trainer.fit(Bare(), batch_loader(*train, batch_size, shuffle=True, seed=seed),
                 batch_loader(*val, batch_size, shuffle=False))
-    return clock.train, clock.val
+    return clock.seconds, clock.validation_seconds
 
 
 def _model_and_optimizer(model_name: str, seed: int):

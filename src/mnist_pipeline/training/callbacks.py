@@ -29,6 +29,7 @@ class Throughput(Callback):
     def __init__(self) -> None:
         self.images = 0
         self.seconds = 0.0
+        self.validation_seconds = 0.0  # all validations, sanity check included
         self._validating = 0.0
         self._epoch_started: float | None = None
 
@@ -40,7 +41,9 @@ class Throughput(Callback):
         self._validation_started = time.perf_counter()
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        self._validating += time.perf_counter() - self._validation_started
+        took = time.perf_counter() - self._validation_started
+        self._validating += took
+        self.validation_seconds += took
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.images += len(batch[1])
