@@ -14,8 +14,9 @@ hits both alike, medians of --repeats:
 
 With --baseline-src, the train stage of another checkout runs too (interleaved), as a row of its own:
 before and after a change, measured in one run. With --bare-lightning, a row for Lightning alone: a
-LightningModule with nothing but the loss (no metrics, callbacks, logger or checkpoints) on the
-pipeline's own batch loader, in this process; the floor that Lightning's loop sets for the stage.
+LightningModule with nothing but the loss (no metrics, logger or checkpoints; no callback but the
+stage's own Throughput clock) on the pipeline's own batch loader, in this process; the floor that
+Lightning's loop sets for the stage.
 
 Ratios: training = pipeline / plain training images/s; with validation = the same with each
 side's validation time counted. Start-up: wall time of `python -m mnist_pipeline.<command> --help`.
