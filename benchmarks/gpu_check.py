@@ -58,8 +58,8 @@ def train(work: Path, prepared: Path, name: str, overrides: list[str]) -> dict:
 def test_accuracy(checkpoint: Path, prepared: Path) -> float:
     """The evaluate stage's figure: the checkpoint's accuracy on the test split."""
     from mnist_pipeline.data.prepared import load_prepared
-    from mnist_pipeline.training.checkpoints import load_checkpoint
-    from mnist_pipeline.training.inference import batched_logits
+    from mnist_pipeline.inference.checkpoints import load_checkpoint
+    from mnist_pipeline.inference.logits import batched_logits
 
     model, saved = load_checkpoint(checkpoint)
     images, labels = load_prepared(prepared, "test")

@@ -86,10 +86,10 @@ def bare_lightning(model_name: str, batch_size: int, prepared: Path, epochs: int
     import torch
     import torch.nn.functional as F
 
-    from mnist_pipeline.data.datamodule import batch_loader
     from mnist_pipeline.data.inputs import to_model_input
     from mnist_pipeline.data.prepared import load_prepared
     from mnist_pipeline.training.callbacks import Throughput
+    from mnist_pipeline.training.datamodule import batch_loader
 
     model, optimizer_factory = _model_and_optimizer(model_name, seed)
 
@@ -127,7 +127,8 @@ def _model_and_optimizer(model_name: str, seed: int):
     from hydra import compose, initialize_config_dir
 
     from mnist_pipeline.core.config import to_plain
-    from mnist_pipeline.training.builders import build_model, optimizer_factory
+    from mnist_pipeline.models.build import build_model
+    from mnist_pipeline.training.builders import optimizer_factory
 
     conf = Path(__file__).resolve().parents[1] / "conf"
     with initialize_config_dir(str(conf), version_base=None):

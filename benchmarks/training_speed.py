@@ -19,9 +19,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import functional as F
 
-from mnist_pipeline.data.datamodule import MNISTDataModule, batch_loader
 from mnist_pipeline.training.callbacks import BatchProbabilities
 from mnist_pipeline.training.classifier import Classifier
+from mnist_pipeline.training.datamodule import MNISTDataModule, batch_loader
 
 
 class PilPerSample(Dataset):

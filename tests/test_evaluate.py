@@ -16,11 +16,11 @@ from mnist_pipeline.data.inputs import to_model_input
 from mnist_pipeline.data.prepared import load_prepared
 from mnist_pipeline.download import download
 from mnist_pipeline.evaluate import evaluate
+from mnist_pipeline.inference.checkpoints import load_checkpoint
+from mnist_pipeline.inference.logits import batched_logits
+from mnist_pipeline.models.build import build_model
 from mnist_pipeline.prepare import prepare
 from mnist_pipeline.train import train
-from mnist_pipeline.training.builders import build_model
-from mnist_pipeline.training.checkpoints import load_checkpoint
-from mnist_pipeline.training.inference import batched_logits
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 

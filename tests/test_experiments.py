@@ -12,11 +12,11 @@ from pytorch_lightning.callbacks import Callback
 
 from conftest import compose_config
 from mnist_pipeline.core.config import BUILDABLE, to_plain
-from mnist_pipeline.data.datamodule import MNISTDataModule
 from mnist_pipeline.tracking import runs, store
 from mnist_pipeline.train import train
 from mnist_pipeline.training.callbacks import BatchProbabilities, SplitAccuracy, StatusLine
 from mnist_pipeline.training.classifier import Classifier
+from mnist_pipeline.training.datamodule import MNISTDataModule
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 

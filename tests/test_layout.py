@@ -14,7 +14,9 @@ from conftest import ROOT
 
 PACKAGE = "mnist_pipeline"
 # Library folders, lowest first: a module may import its own folder and folders of a lower rank.
-LAYERS = {"core": 0, "data": 1, "models": 1, "training": 2, "reports": 3, "tracking": 4}
+LAYERS = {"core": 0, "data": 1, "models": 1, "inference": 2, "training": 3, "reports": 4, "tracking": 5}
+# Libraries that only training may import: scoring (evaluate, predict, serving) starts without them.
+TRAINING_ONLY = ("pytorch_lightning", "lightning", "torchvision", "torchmetrics")
 
 
 def module_file(src: Path, dotted: str) -> Path | None:
@@ -139,3 +141,34 @@ def test_library_imports_point_one_way():
             elif target != folder and LAYERS[target] >= LAYERS[folder]:
                 wrong.append(f"{file.relative_to(src)} ({folder}) imports {name} ({target})")
     assert wrong == []
+
+
+def third_party_imports(file: Path) -> set[str]:
+    """Top-level names of what `file` imports, at any depth (function-local imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def training_only_imports(package: Path) -> list[str]:
+    """Files of folders below training/ that import a library only training may use."""
+    below = [folder for folder, rank in LAYERS.items() if rank < LAYERS["training"]]
+    return [f"{file.relative_to(package)} imports {name}"
+            for folder in below for file in sorted((package / folder).rglob("*.py"))
+            for name in sorted(third_party_imports(file) & set(TRAINING_ONLY))]
+
+
+def test_nothing_below_training_imports_lightning_torchvision_or_torchmetrics():
+    assert training_only_imports(ROOT / "src" / PACKAGE) == []
+
+
+def test_a_planted_lightning_import_below_training_is_caught(tmp_path):
+    package = tmp_path / PACKAGE
+    shutil.copytree(ROOT / "src" / PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    checkpoints = package / "inference" / "checkpoints.py"
+    checkpoints.write_text(checkpoints.read_text() + "\n\ndef late():\n    import pytorch_lightning  # noqa\n")
+    assert training_only_imports(package) == ["inference/checkpoints.py imports pytorch_lightning"]

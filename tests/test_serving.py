@@ -21,10 +21,10 @@ from mnist_pipeline.data.prepared import load_prepared
 from mnist_pipeline.download import download
 from mnist_pipeline.evaluate import evaluate
 from mnist_pipeline.export_onnx import export
+from mnist_pipeline.inference.checkpoints import load_checkpoint
+from mnist_pipeline.inference.logits import batched_logits
 from mnist_pipeline.prepare import prepare
 from mnist_pipeline.train import train
-from mnist_pipeline.training.checkpoints import load_checkpoint
-from mnist_pipeline.training.inference import batched_logits
 
 pytestmark = pytest.mark.slow  # a real training, a real server
 

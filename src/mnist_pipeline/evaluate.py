@@ -35,12 +35,12 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     from mlflow import MlflowClient
 
     from .data.prepared import load_prepared
+    from .inference.checkpoints import checkpoint_sha256, load_checkpoint
+    from .inference.logits import batched_logits
     from .reports import plots
     from .reports.metrics import classification_metrics, write_confusion_csv, write_history_csv
     from .tracking import registry, runs, store
     from .tracking.queries import metric_curves
-    from .training.checkpoints import checkpoint_sha256, load_checkpoint
-    from .training.inference import batched_logits
 
     model, checkpoint = load_checkpoint(checkpoint_path)  # eval mode: what torch.export captures
     run_id, trained = checkpoint.get("mlflow_run_id"), checkpoint.get("config")

@@ -33,8 +33,8 @@ def export(cfg, version_or_alias: str = CHAMPION, tolerance: float = 1e-4) -> tu
     from mlflow import MlflowClient
 
     from .data.prepared import load_prepared
+    from .inference.onnx_export import export_onnx, onnx_probabilities, parity, torch_probabilities
     from .tracking import registry, runs, store
-    from .training.onnx_export import export_onnx, onnx_probabilities, parity, torch_probabilities
 
     store.connect(cfg)
     name = cfg.tracking.registered_model_name

@@ -35,8 +35,8 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
 
     from .data.images import image_files, read_images
     from .data.prepared import load_prepared
-    from .training.checkpoints import load_checkpoint
-    from .training.inference import batched_logits
+    from .inference.checkpoints import load_checkpoint
+    from .inference.logits import batched_logits
 
     model, saved = load_checkpoint(checkpoint)
     config = saved["config"]
@@ -95,7 +95,7 @@ def main() -> None:
                 print(f"note: {record['image']} has a light background: inverted it, as MNIST digits are light "
                       "on dark (--no-invert keeps it as it is)", file=sys.stderr)
     if args.out:
-        from .training.checkpoints import read_checkpoint
+        from .inference.checkpoints import read_checkpoint
 
         classes = read_checkpoint(args.checkpoint)["config"]["data"]["classes"]
         text = as_csv(records, classes) if args.out.suffix.lower() == ".csv" else json.dumps(records, indent=2) + "\n"

@@ -66,12 +66,12 @@ def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
 def train(cfg: DictConfig) -> float:
     import pytorch_lightning as pl
 
-    from .data.datamodule import MNISTDataModule
+    from .inference.checkpoints import resume_checkpoint
     from .tracking import runs
     from .tracking.lightning_logger import lightning_logger
     from .training.builders import build_callbacks, check_training_config
-    from .training.checkpoints import resume_checkpoint
     from .training.classifier import Classifier
+    from .training.datamodule import MNISTDataModule
     from .training.distributed import check_no_relaunch_in_sweep, launched_as_rank_zero
     from .training.interrupts import outcome
 

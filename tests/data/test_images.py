@@ -153,3 +153,12 @@ def test_files_that_are_not_images_name_the_file_and_the_problem(tmp_path, name,
         path.write_bytes(content)
     with pytest.raises(ImageError, match=f"^{path}: {problem}"):
         read_images([path])
+
+
+def test_the_digits_box_is_resized_exactly_as_torchvisions_resize_would():
+    from torch.nn.functional import interpolate
+    from torchvision.transforms.v2.functional import resize
+
+    box = torch.rand(1, 37, 23) * 255
+    ours = interpolate(box[None], size=[20, 12], mode="bilinear", antialias=True, align_corners=False)[0]
+    assert torch.equal(ours, resize(box, [20, 12], antialias=True))

@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from mnist_pipeline.core.errors import ConfigError, PipelineError
+from mnist_pipeline.inference.checkpoints import load_checkpoint
 from mnist_pipeline.models import SmallCNN
+from mnist_pipeline.models.build import build_model
 from mnist_pipeline.training.builders import (
     build_callbacks,
-    build_model,
     check_trainer_keys,
     optimizer_factory,
     scheduler_factory,
 )
-from mnist_pipeline.training.checkpoints import load_checkpoint
 
 ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
 

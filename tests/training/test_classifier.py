@@ -3,9 +3,9 @@
 import pytorch_lightning as pl
 import torch
 
-from mnist_pipeline.data.datamodule import batch_loader
 from mnist_pipeline.data.inputs import to_model_input
 from mnist_pipeline.training.classifier import Classifier
+from mnist_pipeline.training.datamodule import batch_loader
 
 MODEL = {"_target_": "mnist_pipeline.models.SmallCNN", "dropout": 0.0}
 

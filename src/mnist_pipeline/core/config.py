@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,18 @@ def check_keyword_keys(spec: dict, key: str, accepted: set[str], source: str) ->
 def _suggestion(key: str, known: set[str], section: str) -> str:
     close = difflib.get_close_matches(key, sorted(known), n=1)
     return f" (did you mean '{section + '.' if section else ''}{close[0]}'?)" if close else ""
+
+
+def spec_keywords(spec: dict) -> dict[str, Any]:
+    return {key: value for key, value in spec.items() if not key.startswith("_")}
+
+
+def checked_class(spec: Any, key: str, source: str, kind: str | None = None, skip: int = 0) -> tuple[type, dict]:
+    """The allowed class and the plain spec; refuses keys its constructor does not take (the
+    first `skip` positional parameters, such as an optimizer's params, are the caller's)."""
+    cls = check_buildable(spec, key, source, kind)
+    spec = to_plain(spec)
+    parameters = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        check_keyword_keys(spec, key, set(list(parameters)[skip:]), source)
+    return cls, spec

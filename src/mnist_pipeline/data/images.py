@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.nn.functional import interpolate
 
 from ..core.errors import PipelineError
 
@@ -82,8 +83,6 @@ def mnist_style(gray: np.ndarray) -> torch.Tensor:
     """A light digit on a dark background (uint8 [H, W]) laid out as MNIST's: background taken
     away and contrast stretched, the digit's bounding box fitted into 20x20 with its aspect ratio
     kept, then placed so that its centre of mass is the centre of a 28x28 image. Returns uint8 [28, 28]."""
-    from torchvision.transforms.v2.functional import resize  # here: torchvision takes seconds to import
-
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     ink = np.clip(gray.astype(np.float32) - np.median(border), 0, None)
     if ink.max() == 0:
@@ -93,7 +92,9 @@ def mnist_style(gray: np.ndarray) -> torch.Tensor:
     box = torch.from_numpy(ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
     scale = BOX / max(box.shape)
     size = [max(1, round(box.shape[0] * scale)), max(1, round(box.shape[1] * scale))]
-    digit = resize(box[None], size, antialias=True)[0].clamp(0, 255)
+    # torchvision's resize for tensors, without importing torchvision (seconds: it pulls in torch._dynamo)
+    digit = interpolate(box[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0]
+    digit = digit.clamp(0, 255)
     total = digit.sum()
     centre_y = float((digit.sum(dim=1) * torch.arange(size[0])).sum() / total)
     centre_x = float((digit.sum(dim=0) * torch.arange(size[1])).sum() / total)

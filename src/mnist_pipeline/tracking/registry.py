@@ -15,7 +15,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from ..core.errors import PipelineError
-from . import CHAMPION, served_model
+from ..inference import served_model
+from . import CHAMPION
 
 CHECKPOINT_TAG = "checkpoint_sha256"  # the content hash of the checkpoint file a version was logged from
 # What the logged model takes; versions logged before it took raw pixels (float [N, 1, 28, 28] in,

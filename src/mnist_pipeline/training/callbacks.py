@@ -17,7 +17,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from .inference import batched_logits, eval_logits
+from ..inference.logits import batched_logits, eval_logits
 
 log = logging.getLogger(__name__)
 

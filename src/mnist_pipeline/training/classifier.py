@@ -10,7 +10,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from .builders import build_model, optimizer_factory, scheduler_factory
+from ..models.build import build_model
+from .builders import optimizer_factory, scheduler_factory
 
 
 class Classifier(pl.LightningModule):

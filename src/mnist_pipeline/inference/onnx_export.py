@@ -1,5 +1,6 @@
 """ONNX export of a trained network, taking what the registered model takes (uint8 pixels
-[N, 28, 28], scaled inside) and giving class probabilities; and its parity with PyTorch."""
+[N, 28, 28], scaled inside) and giving class probabilities; and its parity with the training-time
+scoring path."""
 
 from __future__ import annotations
 
@@ -8,18 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CHUNK = 1000  # images per forward pass
-
-
-class PixelsToProbabilities(torch.nn.Module):
-    """uint8 [N, 28, 28] -> probabilities [N, classes], with the scaling the network was trained with."""
-
-    def __init__(self, network: torch.nn.Module, normalize: bool):
-        super().__init__()
-        self.network, self.scale = network, 1 / 255 if normalize else 1.0
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.network(pixels.unsqueeze(1).float() * self.scale).softmax(dim=1)
+from .logits import CHUNK, PixelsToProbabilities, batched_logits
 
 
 def export_onnx(network: torch.nn.Module, normalize: bool, path: Path) -> None:
@@ -35,9 +25,9 @@ def export_onnx(network: torch.nn.Module, normalize: bool, path: Path) -> None:
 
 
 def torch_probabilities(network: torch.nn.Module, images: torch.Tensor, normalize: bool) -> np.ndarray:
-    wrapped = PixelsToProbabilities(network, normalize)
-    with torch.inference_mode():
-        return torch.cat([wrapped(chunk) for chunk in images.split(CHUNK)]).numpy()
+    """Probabilities through the path evaluate scores with (batched_logits), not through the exported
+    wrapper, so a drift between the two input rules shows up as a parity failure."""
+    return batched_logits(network, images, normalize).softmax(dim=1).numpy()
 
 
 def onnx_probabilities(path: Path, images: torch.Tensor) -> np.ndarray:

@@ -23,7 +23,14 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
 EXPECTED = "expected uint8 pixels [N, 28, 28] with values 0-255 (light digit on dark, as in MNIST)"
+# Copies of inference.logits.CHUNK and data.inputs.to_model_input (this file imports nothing from the
+# project); tests/inference/test_served_model.py proves them equal.
 CHUNK = 1000  # images per forward pass: memory stays bounded whatever N is
+
+
+def to_model_input(images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    x = images.unsqueeze(1).float()
+    return x / 255.0 if normalize else x
 
 
 class InputError(MlflowException):
@@ -66,8 +73,7 @@ class DigitClassifier(PythonModel):
         probabilities = []
         with torch.inference_mode():
             for chunk in pixels.split(CHUNK):
-                x = chunk.unsqueeze(1).float()
-                probabilities.append(self.network(x / 255.0 if self.normalize else x).softmax(dim=1))
+                probabilities.append(self.network(to_model_input(chunk, self.normalize)).softmax(dim=1))
         probs = torch.cat(probabilities).double().numpy()
         return pd.DataFrame({"label": [self.classes[i] for i in probs.argmax(axis=1)],
                              "probabilities": [row.tolist() for row in probs]})

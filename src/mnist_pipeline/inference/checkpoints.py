@@ -12,7 +12,7 @@ from torch import nn
 
 from ..core.config import check_buildable
 from ..core.errors import ConfigError, PipelineError
-from .builders import build_model
+from ..models.build import build_model
 
 
 def read_checkpoint(path: Path) -> dict:

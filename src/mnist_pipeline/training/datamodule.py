@@ -15,8 +15,8 @@ from torch.utils.data import Sampler, SequentialSampler, TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import BatchSampler
 
-from .inputs import to_model_input
-from .prepared import load_prepared
+from ..data.inputs import to_model_input
+from ..data.prepared import load_prepared
 
 
 class TensorBatches(TensorDataset):

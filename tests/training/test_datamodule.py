@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from mnist_pipeline.data.datamodule import MNISTDataModule, batch_loader
 from mnist_pipeline.data.inputs import to_model_input
 from mnist_pipeline.data.prepared import PreparedError
+from mnist_pipeline.training.datamodule import MNISTDataModule, batch_loader
 
 
 def test_batch_loader_slices_whole_batches():

@@ -8,9 +8,11 @@ import torch
 from mlflow.exceptions import MlflowException
 
 from conftest import mlflow_client
+from mnist_pipeline.data.inputs import to_model_input
+from mnist_pipeline.inference import logits, served_model
+from mnist_pipeline.inference.served_model import InputError, check_pixels
 from mnist_pipeline.models.small_cnn import SmallCNN
 from mnist_pipeline.tracking import registry
-from mnist_pipeline.tracking.served_model import InputError, check_pixels
 
 CLASSES = list("abcdefghij")  # class names, not indices, come back
 
@@ -76,3 +78,11 @@ def test_the_model_itself_refuses_what_cannot_be_an_mnist_image(bad, says):
 def test_a_channel_axis_is_taken_too():
     pixels = np.full((3, 1, 28, 28), 200, np.uint8)
     assert check_pixels(pixels).shape == (3, 28, 28)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_the_served_models_copy_of_the_input_rule_equals_trainings(normalize):
+    every_value = torch.arange(256, dtype=torch.uint8).repeat(4)[:28 * 28].reshape(1, 28, 28).repeat(3, 1, 1)
+    expected = to_model_input(every_value, normalize)
+    assert torch.equal(served_model.to_model_input(every_value, normalize), expected)
+    assert served_model.CHUNK == logits.CHUNK

@@ -2,7 +2,7 @@
 
 import torch
 
-from mnist_pipeline.training.inference import batched_logits as predict
+from mnist_pipeline.inference.logits import batched_logits as predict
 
 
 def test_predict_uses_eval_mode_and_batches():
