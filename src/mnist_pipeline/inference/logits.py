@@ -13,12 +13,16 @@ CHUNK = 1000  # images per forward pass: memory stays bounded whatever N is
 def eval_logits(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """Logits with dropout off and no gradients; the model's train/eval mode is left as it was."""
     was_training = model.training
-    model.eval()
+    try:
+        model.eval()
+    except NotImplementedError:  # a torch.export program's module: its mode was fixed at export
+        was_training = False
     try:
         with torch.inference_mode():
             return model(inputs)
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
 def batched_logits(model: torch.nn.Module, images: torch.Tensor, normalize: bool,
