@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # (module, function) -> phase; the evaluate stage imports these inside its function, so patching
 # the module attributes before it runs puts a timer around each call.
 PHASES = {
-    ("mnist_pipeline.training.checkpoints", "load_checkpoint"): "read checkpoint",
+    ("mnist_pipeline.inference.checkpoints", "load_checkpoint"): "read checkpoint",
     ("mnist_pipeline.data.prepared", "load_prepared"): "read test set",
-    ("mnist_pipeline.training.inference", "batched_logits"): "inference",
+    ("mnist_pipeline.inference.logits", "batched_logits"): "inference",
     ("mnist_pipeline.reports.metrics", "classification_metrics"): "metrics",
     ("mnist_pipeline.tracking.store", "setup"): "MLflow connection",
     ("mnist_pipeline.reports.plots", "confusion_matrix_png"): "plots",

@@ -32,7 +32,7 @@ def test_scoring_a_checkpoint_imports_neither_lightning_nor_torchmetrics():
             "import mnist_pipeline.evaluate, mnist_pipeline.predict, mnist_pipeline.export_onnx\n"
             "from mnist_pipeline.reports import metrics, plots\n"
             "from mnist_pipeline.tracking import registry, queries, runs, store\n"
-            "from mnist_pipeline.training import checkpoints, inference, onnx_export\n"
+            "from mnist_pipeline.inference import checkpoints, logits, onnx_export, served_model\n"
             "from mnist_pipeline.data import images, prepared\n"
             "heavy = {'pytorch_lightning', 'lightning', 'torchmetrics', 'torchvision'}\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n")
