@@ -55,6 +55,7 @@ def store(repo: Path) -> MlflowClient:
     return mlflow_client(f"sqlite:///{repo}/mlflow.db")
 
 
+@pytest.mark.smoke  # in `make test`'s quick loop
 def test_dvc_repro_runs_everything_then_nothing(repo, monkeypatch):
     # What MLflow's pyfunc loader does on a GPU machine: evaluate's check that the registered model
     # loads back must still work there.

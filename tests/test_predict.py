@@ -64,6 +64,7 @@ def test_image_files_give_the_same_answer_as_the_tensor(trained, tmp_path):
     assert from_file["true"] is None and from_paper["inverted"] and not from_file["inverted"]
 
 
+@pytest.mark.smoke  # in `make test`'s quick loop
 def test_command_line(trained):
     _, checkpoint = trained
     out = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(checkpoint),

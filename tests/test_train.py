@@ -54,6 +54,7 @@ def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg, caplog):
     assert best["config"]["data"]["name"] == "tiny"
 
 
+@pytest.mark.smoke  # in `make test`'s quick loop
 def test_multirun_sweep_gives_one_mlflow_run_per_job(tiny_cfg, tmp_path):
     cfg = tiny_cfg()
     download(cfg)

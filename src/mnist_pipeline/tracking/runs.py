@@ -1,4 +1,5 @@
-"""Runs: what each one is tagged with, the Lightning logger that opens it, and params in MLflow's flat form."""
+"""Runs: what each one is tagged with, and params in MLflow's flat form (the Lightning logger that opens a
+run is in tracking/lightning_logger.py)."""
 
 from __future__ import annotations
 
