@@ -181,8 +181,6 @@ def test_batch_probabilities_records_the_fixed_batch_and_logs_it_to_the_run(tmp_
     last = np.array(probabilities.records[-1]["probabilities"])
     assert last.shape == (4, 10)
     assert np.allclose(last.sum(axis=1), 1, atol=1e-3)
-    # records every 2 steps, the model moved on by step 5: compare the step-4 record's shape only,
-    # and the logged artifact with the records themselves
     artifact = logger.experiment.download_artifacts(logger.run_id, "batch_probabilities.json", str(tmp_path))
     with open(artifact) as file:
         assert json.load(file) == probabilities.records
