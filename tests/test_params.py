@@ -47,4 +47,4 @@ def test_check_reports_a_stale_params_file(tmp_path):
     (tmp_path / "conf").symlink_to(ROOT / "conf")
     compose(tmp_path / "params.yaml", ["optimizer.lr=0.5"], tmp_path)
     diff = "\n".join(check(tmp_path))
-    assert "-  lr: 0.5" in diff and "+  lr: 0.002" in diff
+    assert "-  lr: 0.5" in diff and "+  lr: 0.01" in diff  # the default: conf/optimizer/adam_one_cycle.yaml
