@@ -6,7 +6,8 @@ training stage's start-up, the fit, the evaluate stage and its registration, as 
 Builds a project in a temporary folder from this checkout's committed files (git clone), with
 `data.mirrors` pointed at --mirror (a folder or file:// URL holding the four MNIST archives), runs
 `dvc repro download prepare` once, then times `dvc exp run -S experiment=speedrun` (each repeat a new
-experiment: its checkpoint differs, so it registers a new version, as after any training). In that
+experiment with seed 42, 43, ...: DVC would restore a repeated one from its run cache, and a new
+checkpoint registers a new version, as after any training). In that
 copy only, each stage's command runs under a timer (this script's --stage mode); the evaluate stage
 runs through benchmarks/evaluate_split.py's timers. The fit is the train stage's own fit_seconds.
 
@@ -67,10 +68,11 @@ def project(folder: Path, mirror: str, env: dict) -> None:
     sh(folder, "dvc", "repro", "download", "prepare", env=env)
 
 
-def iteration(folder: Path, mirror: str, env: dict, times: Path) -> dict[str, float]:
+def iteration(folder: Path, mirror: str, env: dict, times: Path, seed: int) -> dict[str, float]:
     times.write_text("")
     begun = time.perf_counter()
-    sh(folder, "dvc", "exp", "run", "-S", "experiment=speedrun", "-S", f"data.mirrors=[{mirror}]", env=env)
+    sh(folder, "dvc", "exp", "run", "-S", "experiment=speedrun", "-S", f"data.mirrors=[{mirror}]", "-S", f"seed={seed}",
+       env=env)
     total = time.perf_counter() - begun
     stages = {r["stage"]: r for r in map(json.loads, times.read_text().splitlines())}
     fit = json.loads((folder / "reports" / "train_metrics.json").read_text())["fit_seconds"]
@@ -100,7 +102,8 @@ def main() -> None:
         folder, times = Path(tmp) / "project", Path(tmp) / "times.jsonl"
         env = {**os.environ, TIMES: str(times), "PYTHONPATH": str(Path(tmp) / "project" / "src")}
         project(folder, mirror, env)
-        runs = [iteration(folder, mirror, env, times) for _ in range(args.repeats)]
+        # A seed of its own each repeat: DVC would restore a repeated experiment from its run cache.
+        runs = [iteration(folder, mirror, env, times, seed) for seed in range(42, 42 + args.repeats)]
     print(f"dvc exp run -S experiment=speedrun, seconds (median of {args.repeats}; {os.cpu_count()} CPU cores; "
           f"load average {os.getloadavg()[0]:.1f} at the end)")
     for part in runs[0]:
