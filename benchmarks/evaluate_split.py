@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+GOAL_SECONDS = 4.0  # everything but inference, on 2 idle cores
 # (module, function) -> phase; the evaluate stage imports these inside its function, so patching
 # the module attributes before it runs puts a timer around each call.
 PHASES = {
@@ -136,6 +137,11 @@ def main() -> None:
     for phase in [*ORDER, "wall (parent)"]:
         values = [statistics.median(r.get(phase, 0.0) for r in runs[side]) for side in sides]
         print(f"{phase:<26}" + "".join(f"{v:>10.2f}" for v in values))
+    # The goal: everything but the checkpoint's inference on the test set (the served model's own
+    # check, which scores the test set again, counts against it).
+    rest = [statistics.median(r["total"] - r.get("inference", 0.0) for r in runs[side]) for side in sides]
+    print(f"{'all but inference':<26}" + "".join(f"{v:>10.2f}" for v in rest)
+          + f"   goal <= {GOAL_SECONDS:.0f} s on 2 idle cores")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,21 @@ def write_tiny_conf(folder: Path, mirror: Path, sums: dict[str, str]) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(item.read_text())
     (conf / "data" / "tiny.yaml").write_text(tiny_data_yaml(mirror, sums))
+    use_tests_recipe(conf)
     return conf
+
+
+def use_tests_recipe(conf: Path) -> None:
+    """Make a copy of conf/ default to the tests' recipe: the small CNN under Adam at a constant rate,
+    batch 32. The pipeline's default (the speed recipe: batch 256 under a one-cycle rate) would give
+    the tiny dataset a handful of steps, too few to learn from."""
+    root = conf / "config.yaml"
+    text = root.read_text()
+    swaps = (("- model: fast_cnn", "- model: small_cnn"), ("- optimizer: adam_one_cycle", "- optimizer: adam"))
+    for default, tests in swaps:
+        assert default in text, f"conf/config.yaml no longer has '{default}': update use_tests_recipe"
+        text = text.replace(default, tests)
+    root.write_text(text)
 
 
 def tiny_overrides(folder: Path) -> list[str]:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, compose_config
+from mnist_pipeline.core.config import to_plain
 from mnist_pipeline.params import check, compose
+from mnist_pipeline.tracking import runs
 
 
 def committed_diff(repo: Path, folder: Path) -> list[str]:
@@ -47,4 +49,16 @@ def test_check_reports_a_stale_params_file(tmp_path):
     (tmp_path / "conf").symlink_to(ROOT / "conf")
     compose(tmp_path / "params.yaml", ["optimizer.lr=0.5"], tmp_path)
     diff = "\n".join(check(tmp_path))
-    assert "-  lr: 0.5" in diff and "+  lr: 0.002" in diff
+    assert "-  lr: 0.5" in diff and "+  lr: 0.01" in diff  # the default: conf/optimizer/adam_one_cycle.yaml
+
+
+def test_the_default_trains_the_speed_recipe_and_no_seed_recipe_inherits_its_schedule():
+    default = runs.flatten(to_plain(compose_config([])))
+    speed = runs.flatten(to_plain(compose_config(["experiment=speedrun"])))
+    differing = {key for key in default.keys() | speed.keys() if default.get(key) != speed.get(key)}
+    assert differing and all(key.split(".")[0] in ("recipe", "reported") for key in differing), differing
+    seeds = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml") if p.stem != "speedrun")
+    assert len(seeds) >= 6
+    for preset in seeds:  # the one-cycle schedule and its batch size are the default's, not theirs
+        cfg = compose_config([f"experiment={preset}"])
+        assert cfg.scheduler is None and cfg.data.batch_size != 256, preset

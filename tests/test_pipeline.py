@@ -17,7 +17,7 @@ import torch
 import yaml
 from mlflow import MlflowClient
 
-from conftest import FILES, ROOT, mlflow_client, tiny_data_yaml
+from conftest import FILES, ROOT, mlflow_client, tiny_data_yaml, use_tests_recipe
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
@@ -44,6 +44,7 @@ def repo(tmp_path_factory, tiny_mirror) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
     (root / "conf" / "data" / "tiny.yaml").write_text(tiny_data_yaml(*tiny_mirror))
+    use_tests_recipe(root / "conf")
     sh(root, "git", "init", "-q")
     sh(root, sys.executable, "-m", "mnist_pipeline.params", "data=tiny", "trainer.max_epochs=2")
     sh(root, "git", "add", "-A")

@@ -117,3 +117,18 @@ def test_command_line_refuses_bad_input_in_one_line(trained, tmp_path):
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert done.returncode != 0 and "Traceback" not in done.stderr, (args, done.stderr)
         assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0], (args, done.stderr)
+
+
+def test_predictions_written_to_a_file_read_the_checkpoint_once(trained, tmp_path, monkeypatch):
+    import torch
+
+    from mnist_pipeline import predict
+
+    _, checkpoint = trained
+    reads, original = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda f, *args, **kwargs: reads.append(Path(f)) or original(f, *args, **kwargs))
+    out = tmp_path / "p.csv"
+    monkeypatch.setattr(sys, "argv", ["predict", "--checkpoint", str(checkpoint), "--index", "0", "--out", str(out)])
+    predict.main()
+    assert reads.count(checkpoint) == 1
+    assert out.read_text().startswith("image,predicted,true,inverted,p_0")

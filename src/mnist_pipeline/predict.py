@@ -31,14 +31,20 @@ def predictions(checkpoint: Path, indices: list[int] | None = None, images: list
                 invert: bool | None = None) -> list[dict]:
     """One record per image: name, logits, probabilities, predicted class, (test images) true class
     and (image files) whether it was inverted. A folder among `images` stands for its image files."""
-    import torch  # imported here, so that --help answers at once
+    from .inference.checkpoints import load_checkpoint  # imports torch: here, so that --help answers at once
+
+    return predictions_of(*load_checkpoint(checkpoint), indices, images, invert)
+
+
+def predictions_of(model, saved: dict, indices: list[int] | None = None, images: list[Path] | None = None,
+                   invert: bool | None = None) -> list[dict]:
+    """predictions() of a checkpoint already loaded: the network and the checkpoint's contents."""
+    import torch
 
     from .data.images import image_files, read_images
     from .data.prepared import load_prepared
-    from .inference.checkpoints import load_checkpoint
     from .inference.logits import batched_logits
 
-    model, saved = load_checkpoint(checkpoint)
     config = saved["config"]
     classes, normalize = config["data"]["classes"], config["data"]["normalize"]
     if images:
@@ -88,16 +94,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.out and args.out.suffix.lower() not in (".csv", ".json"):
         raise PipelineError(f"--out {args.out}: the file name must end in .csv or .json")
-    records = predictions(args.checkpoint, args.index, args.image, args.invert)
+    from .inference.checkpoints import load_checkpoint
+
+    model, saved = load_checkpoint(args.checkpoint)  # read once: the network, its classes and scaling
+    records = predictions_of(model, saved, args.index, args.image, args.invert)
     if args.invert is None:
         for record in records:
             if record["inverted"]:
                 print(f"note: {record['image']} has a light background: inverted it, as MNIST digits are light "
                       "on dark (--no-invert keeps it as it is)", file=sys.stderr)
     if args.out:
-        from .inference.checkpoints import read_checkpoint
-
-        classes = read_checkpoint(args.checkpoint)["config"]["data"]["classes"]
+        classes = saved["config"]["data"]["classes"]
         text = as_csv(records, classes) if args.out.suffix.lower() == ".csv" else json.dumps(records, indent=2) + "\n"
         write_text(args.out, text)
         print(f"wrote {len(records)} predictions to {args.out}")
