@@ -67,10 +67,12 @@ def test_rerun_reuses_the_registered_version(tiny_cfg):
 def test_a_retrain_with_another_seed_becomes_the_challenger_not_the_champion(tiny_cfg):
     cfg = tiny_cfg()
     first = evaluate(cfg, trained(cfg))
-    retrain = tiny_cfg("seed=7")  # the same recipe and data, another random seed
+    retrain = tiny_cfg("seed=1")  # the same recipe and data, another random seed
     second = evaluate(retrain, trained(retrain))
 
     client, name = registry(cfg)
+    # Higher by a few images (0.7325 vs 0.715 here): the old rule promoted it; the test does not.
+    assert second["test_acc"] > first["test_acc"]
     assert first["champion"] and not second["champion"]
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     assert str(client.get_model_version_by_alias(name, "challenger").version) == "2"

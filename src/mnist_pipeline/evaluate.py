@@ -87,7 +87,10 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
         # Per-class figures as one table, not 30 scalar metrics ahead of the learning curves.
         mlflow.log_table(per_class_table(result["per_class"]), "per_class_table.json")
         mlflow.log_metrics({"test_loss": result["test_loss"], "test_acc": result["test_acc"],
-                            "test_acc_ci_low": acc_low, "test_acc_ci_high": acc_high, "test_ece": ece})
+                            "test_acc_ci_low": acc_low, "test_acc_ci_high": acc_high, "test_ece": ece,
+                            # Two robustness figures for compare's table; robustness.csv has them all.
+                            "corrupted_acc_mean": float(robustness.accuracy[1:].mean()),
+                            "corrupted_acc_min": float(robustness.accuracy[1:].min())})
         mlflow.log_artifacts(str(plot_dir), "plots")
         version = registry.checkpoint_version(client, name, digest)  # a re-run reuses its version
         if version is None:

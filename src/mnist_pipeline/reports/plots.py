@@ -112,8 +112,8 @@ def robustness_png(table: pd.DataFrame, path: Path) -> None:
     errors = [table["accuracy"] - table["ci_low"], table["ci_high"] - table["accuracy"]]
     colors = ["tab:green" if name == "clean" else "tab:blue" for name in table["corruption"]]
     ax.barh(y, table["accuracy"], xerr=errors, color=colors, capsize=3)
-    for row, acc in zip(y, table["accuracy"]):
-        ax.text(min(acc + 0.02, 0.9), row, f"{acc:.3f}", va="center", fontsize=9)
+    for row, acc, high in zip(y, table["accuracy"], table["ci_high"]):
+        ax.text(min(high + 0.01, 0.93), row, f"{acc:.3f}", va="center", fontsize=9)  # clear of the error bar
     ax.set_yticks(y, table["corruption"])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)

@@ -180,8 +180,6 @@ def log_dataset_input(cfg: DictConfig) -> None:
     from mlflow.data.http_dataset_source import HTTPDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
 
-    from ..data.archives import mirror_url
-
-    source = HTTPDatasetSource(url=mirror_url(str(cfg.data.mirrors[0]), ""))
+    source = HTTPDatasetSource(url=str(cfg.data.mirrors[0]))  # a URL, or a local folder as configured
     dataset = MetaDataset(source, name=str(cfg.data.name), digest=dataset_digest(cfg)[:32])
     mlflow.log_input(dataset, context="training")
