@@ -83,7 +83,13 @@ def test_a_retrain_with_another_seed_becomes_the_challenger_not_the_champion(tin
     # The reason is on the version and on the run that trained it.
     version = client.get_model_version(name, "2")
     assert version.tags["gate_decision"] == "challenger" and f"b={gate['b']}" in version.tags["gate_reason"]
-    assert f"c={gate['c']}" in version.description
+    # The model card, rendered for this real version: in reports/, on the version and the run.
+    card = (Path(cfg.paths.reports) / "model_card.md").read_text()
+    assert version.description == card and f"c={gate['c']}" in card and "**Gate decision:** challenger" in card
+    for heading in ("## Data", "## Recipe", "## Test accuracy", "## Calibration", "## Robustness", "## Limitations"):
+        assert heading in card
+    assert f"{second['test_acc']:.4f} on 400 test images" in card and "| inverted |" in card and "| 9 |" in card
+    assert "champion" in client.get_registered_model(name).description
     run = client.get_run(version.run_id)
     assert run.data.tags["champion_gate"] == gate["reason"]
     assert run.data.metrics["gate_p_value"] == pytest.approx(gate["p_value"])
@@ -106,7 +112,7 @@ def test_a_retrain_with_another_seed_becomes_the_challenger_not_the_champion(tin
     artifacts = {a.path for a in client.list_artifacts(version.run_id, "plots")}
     assert {"plots/reliability.png", "plots/robustness.png", "plots/robustness.csv"} <= artifacts
     assert not any(key.startswith("test_f1_") for key in run.data.metrics)  # per-class figures: one table
-    assert "per_class_table.json" in {a.path for a in client.list_artifacts(version.run_id)}
+    assert {"per_class_table.json", "model_card.md"} <= {a.path for a in client.list_artifacts(version.run_id)}
 
 
 def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
@@ -126,7 +132,7 @@ def test_a_failed_registry_check_leaves_the_champion_alone(tiny_cfg):
     with pytest.raises(PipelineError, match=f"model {name} v1 from the registry scores") as err:
         evaluate(cfg, checkpoint)
     assert "\n" not in str(err.value)
-    assert name not in {m.name for m in client.search_registered_models() if m.aliases}
+    assert "champion" not in client.get_registered_model(name).aliases  # below the minimum: challenger only
     assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
 
 

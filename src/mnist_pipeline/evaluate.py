@@ -43,6 +43,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     from .reports import plots
     from .reports.calibration import expected_calibration_error, reliability_bins
     from .reports.metrics import classification_metrics, per_class_table, write_confusion_csv, write_history_csv
+    from .reports.model_card import MODEL_DESCRIPTION, model_card
     from .reports.robustness import robustness_table
     from .reports.significance import mcnemar_exact, wilson_interval
     from .tracking import registry, runs, store
@@ -118,6 +119,13 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     gate_record = {"model_version": int(version), "decision": "champion" if champion else "challenger",
                    "reason": reason, **(gate.as_dict() if gate else {}),
                    "champion_version": int(holder.version) if holder is not None else None}
+    lineage = client.get_model_version(name, version).tags
+    card = model_card(name=name, version=str(version), lineage=lineage, trained=trained, metrics=metrics,
+                      per_class=result["per_class"], robustness=robustness, decision=gate_record["decision"],
+                      reason=reason)
+    client.update_model_version(name, version, description=card)
+    client.update_registered_model(name, description=MODEL_DESCRIPTION)
+    write_text(reports / "model_card.md", card)
     write_text(reports / "per_class.json", json.dumps(result["per_class"], indent=2) + "\n")
     write_text(reports / "gate.json", json.dumps(gate_record, indent=2) + "\n")
     write_text(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -127,7 +135,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
             mlflow.log_metrics({"gate_p_value": gate.p_value, "gate_b": gate.b, "gate_c": gate.c,
                                 "gate_champion_acc": gate.champion_acc})
         mlflow.set_tag("champion_gate", reason[:5000])
-        for file in ("metrics.json", "per_class.json", "gate.json"):
+        for file in ("metrics.json", "per_class.json", "gate.json", "model_card.md"):
             mlflow.log_artifact(str(reports / file))
     log.info("test_acc %.4f [%.4f, %.4f], ECE %.4f, test_loss %.4f; %s version %s: %s", result["test_acc"], acc_low,
              acc_high, ece, result["test_loss"], name, version, reason)
