@@ -46,7 +46,7 @@ PHASES = {
     ("mlflow", "log_artifact"): "logging to the run",
     ("mnist_pipeline.tracking.registry", "log_model"): "model export and logging",
     ("mnist_pipeline.tracking.registry", "register"): "registration",
-    ("mnist_pipeline.tracking.registry", "registry_accuracy"): "registry check",
+    ("mnist_pipeline.tracking.registry", "registry_correct"): "registry check",
 }
 ORDER = ["start and imports", "read checkpoint", "read test set", "inference", "metrics", "MLflow connection",
          "plots", "logging to the run", "model export and logging", "registration", "registry check", "rest",

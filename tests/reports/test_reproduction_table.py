@@ -56,10 +56,10 @@ def test_page_gathers_seeds_and_applies_the_rule(tmp_path):
     text = page(reported_figures(ROOT / "conf"), runs_per_seed("mnist"), "mnist")
     rows = rows_of(text)
     mechanics = rows["`mechanics101` mnist scaled to [0, 1] CPU (2 cores)"]
-    assert mechanics[3] == "**0.9050 ± 0.0050**" and mechanics[4] == "3" and mechanics[5] == "matches"
+    assert mechanics[3] == "**0.9050 ± 0.0050** [0.8991, 0.9106]" and mechanics[4] == "3" and mechanics[5] == "matches"
     assert mechanics[2].startswith("0.905 ")  # the seed's figure
     raw = rows["`two_layer_net` mnist raw 0-255 CPU (2 cores)"]
-    assert raw[2].startswith("0.114 ") and raw[3] == "**0.1135**" and raw[5] == "matches"
+    assert raw[2].startswith("0.114 ") and raw[3].startswith("**0.1135** [") and raw[5] == "matches"
     scaled = rows["`two_layer_net` mnist scaled to [0, 1] CPU (2 cores)"]
     assert scaled[2].startswith("0.970 ") and scaled[5] == "**does not match** (-2.0 pp)"
     assert rows["`deep_mnist_20k` mnist scaled to [0, 1] NVIDIA H200"][5] == "matches"

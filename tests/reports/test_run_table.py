@@ -31,3 +31,12 @@ def test_the_legend_names_each_runs_varied_params():
     assert labels == ["job-1: dropout=0.3, lr=0.0003", "job-0: dropout=0.3, lr=0.001", "job-2: lr=0.001"]
     same = run_table.table(runs(), "val_acc", params=["seed"])
     assert run_table.legend_label(same.iloc[0], []) == "job-1 (f6a7b8c9)"
+
+
+def test_test_accuracy_shows_its_interval_beside_it():
+    table = runs().assign(**{"metrics.test_acc": [0.90, 0.95, 0.92], "metrics.test_acc_ci_low": [0.88, 0.94, None],
+                             "metrics.test_acc_ci_high": [0.92, 0.96, None]})
+    rows = run_table.table(table, "val_acc")
+    assert list(rows.columns)[-3:] == ["val_acc", "test_acc", "test_acc_95ci"]
+    # job-2 was evaluated before intervals were logged: blank, not "nan".
+    assert rows.test_acc_95ci.tolist() == ["[0.9400, 0.9600]", "[0.8800, 0.9200]", ""]

@@ -75,6 +75,10 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
     if not isinstance(val_size, int) or not 0 < val_size < get("data.sizes.train"):
         raise ConfigError(f"{source}: 'data.val_size' must be between 1 and data.sizes.train - 1, got {val_size!r}")
     positive("optimizer.lr")
+    level = OmegaConf.select(cfg, "tracking.champion_significance", default=0.05)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ConfigError(f"{source}: 'tracking.champion_significance' must be a level between 0 and 1 (exclusive), "
+                          f"got {level!r}")
     if (OmegaConf.select(cfg, "trainer.max_steps") or -1) <= 0:  # step-based recipes set max_epochs: -1
         positive("trainer.max_epochs", int)
     if OmegaConf.select(cfg, "eval_checkpoint") not in ("best", "last"):

@@ -54,3 +54,8 @@ def write_history_csv(points: pd.DataFrame, unit: str, path: Path) -> None:
     table = points.pivot_table(index=unit, columns="metric", values="value", aggfunc="last")
     table.insert(0, other, points.groupby(unit)[other].max())
     table.to_csv(path)
+
+
+def per_class_table(per_class: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """classification_metrics' per-class figures as one table: a row per class."""
+    return pd.DataFrame([{"class": name, **values} for name, values in per_class.items()])

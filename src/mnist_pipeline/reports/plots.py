@@ -84,3 +84,44 @@ def _save(fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def reliability_png(bins: pd.DataFrame, ece: float, path: Path) -> None:
+    """Reliability diagram from reports.calibration.reliability_bins: accuracy against confidence per
+    bin (on the diagonal when calibrated), with how many predictions each bin holds beneath."""
+    fig, (ax, count_ax) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True, height_ratios=[3, 1])
+    width = (bins["high"] - bins["low"]).to_numpy()
+    filled = bins["count"] > 0
+    ax.bar(bins["low"][filled], bins["accuracy"][filled], width=width[filled], align="edge", edgecolor="black",
+           color="tab:blue", alpha=0.8, label="accuracy in bin")
+    ax.plot(bins["confidence"][filled], bins["accuracy"][filled], "o", color="tab:orange", markersize=4,
+            label="(mean confidence, accuracy)")
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfectly calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Reliability diagram (test set), ECE = {ece:.4f}")
+    ax.legend(loc="upper left", fontsize=8)
+    count_ax.bar(bins["low"], bins["count"], width=width, align="edge", edgecolor="black", color="tab:gray")
+    count_ax.set_yscale("symlog")
+    count_ax.set_xlabel("confidence (top-class probability)")
+    count_ax.set_ylabel("predictions")
+    _save(fig, path)
+
+
+def robustness_png(table: pd.DataFrame, path: Path) -> None:
+    """Accuracy with its 95% interval under each corruption (reports.robustness.robustness_table)."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    y = range(len(table))
+    errors = [table["accuracy"] - table["ci_low"], table["ci_high"] - table["accuracy"]]
+    colors = ["tab:green" if name == "clean" else "tab:blue" for name in table["corruption"]]
+    ax.barh(y, table["accuracy"], xerr=errors, color=colors, capsize=3)
+    for row, acc, high in zip(y, table["accuracy"], table["ci_high"]):
+        ax.text(min(high + 0.01, 0.93), row, f"{acc:.3f}", va="center", fontsize=9)  # clear of the error bar
+    ax.set_yticks(y, table["corruption"])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("test accuracy (95% Wilson interval)")
+    ax.set_title("Accuracy under corruptions of the test digits")
+    ax.grid(axis="x", alpha=0.3)
+    _save(fig, path)

@@ -62,9 +62,21 @@ def table(runs: pd.DataFrame, metric: str, params: list[str] | None = None) -> p
                         runs[param_columns], runs[[column, *metrics]]], axis=1)
     result = result.sort_values(column, ascending=lower_is_better(metric), na_position="last", kind="stable")
     result.columns = [c.split(".", 1)[1] if c.startswith(("params.", "metrics.")) else c for c in result.columns]
-    result = result.reset_index(drop=True)
+    result = _with_interval(result.reset_index(drop=True))
     result.attrs["params"] = [c.removeprefix("params.") for c in param_columns]  # for the plot's legend
     return result
+
+
+def _with_interval(rows: pd.DataFrame) -> pd.DataFrame:
+    """test_acc's Wilson 95% interval (logged by evaluate as test_acc_ci_low/high) as one column
+    `test_acc_95ci` beside test_acc: "[0.9862, 0.9904]", blank for runs evaluated before it was logged."""
+    if not {"test_acc", "test_acc_ci_low", "test_acc_ci_high"} <= set(rows.columns):
+        return rows
+    interval = [f"[{low:.4f}, {high:.4f}]" if pd.notna(low) and pd.notna(high) else ""
+                for low, high in zip(rows.test_acc_ci_low, rows.test_acc_ci_high)]
+    rows = rows.drop(columns=["test_acc_ci_low", "test_acc_ci_high"])
+    rows.insert(rows.columns.get_loc("test_acc") + 1, "test_acc_95ci", interval)
+    return rows
 
 
 def legend_label(row: pd.Series, params: list[str]) -> str:

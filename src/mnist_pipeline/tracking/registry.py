@@ -1,5 +1,6 @@
-"""The Model Registry: one version per checkpoint file, the champion alias, moved only to a better
-version, and the registered model's accuracy as a user loads it back."""
+"""The Model Registry: one version per checkpoint file, the champion alias, moved only to a version
+McNemar's test finds significantly better (the others get `challenger`), and the registered model's
+predictions as a user loads it back."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from mlflow.models import infer_signature
 
 from ..core.errors import PipelineError
 from ..inference import served_model
-from . import CHAMPION
+from ..reports.significance import GateResult
+from . import CHALLENGER, CHAMPION
 
 CHECKPOINT_TAG = "checkpoint_sha256"  # the content hash of the checkpoint file a version was logged from
 # What the logged model takes; versions logged before it took raw pixels (float [N, 1, 28, 28] in,
 # logits out) lack this tag and are never reused for a checkpoint evaluated again.
 INPUT_TAG, INPUT = "input", "uint8 [N, 28, 28]"
+LINEAGE_TAGS = ("git_commit", "recipe", "dataset", "dataset_sha256")  # copied from the run's tags
 NETWORK_ARTIFACT = "network.pt2"  # the torch.export program inside a logged model's artifacts/
 
 
@@ -59,7 +62,8 @@ def register(model_uri: str, model_name: str, checkpoint_sha256: str) -> str:
     return str(mlflow.register_model(model_uri, model_name, tags=tags).version)
 
 
-def _champion(client: MlflowClient, model_name: str):
+def champion_version(client: MlflowClient, model_name: str):
+    """The version that holds the champion alias, or None."""
     try:
         return client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
@@ -68,37 +72,74 @@ def _champion(client: MlflowClient, model_name: str):
 
 def champion_accuracy(client: MlflowClient, model_name: str) -> float | None:
     """Test accuracy recorded on the version that holds the champion alias, if any."""
-    return _recorded_accuracy(_champion(client, model_name))
-
-
-def _recorded_accuracy(version) -> float | None:
-    value = version.tags.get("test_acc") if version else None
+    holder = champion_version(client, model_name)
+    value = holder.tags.get("test_acc") if holder else None
     return float(value) if value is not None else None
 
 
-def promote_if_better(client: MlflowClient, model_name: str, version: str, test_acc: float,
-                      min_accuracy: float) -> bool:
-    """Move `champion` to this version if it passes the minimum and beats the current champion;
-    returns whether this version is the champion (it may already have been)."""
+def apply_gate(client: MlflowClient, model_name: str, version: str, test_acc: float, min_accuracy: float,
+               gate: GateResult | None) -> tuple[bool, str]:
+    """Move `champion` to this version when there is no champion (gate None) or McNemar's test finds
+    it significantly better, and it passes the minimum; otherwise give it the `challenger` alias.
+    The reason goes on the version (tags and description). Returns (is champion, reason)."""
     client.set_model_version_tag(model_name, version, "test_acc", repr(float(test_acc)))
-    holder = _champion(client, model_name)
+    holder = champion_version(client, model_name)
     if holder is not None and str(holder.version) == str(version):
-        return True
-    current = _recorded_accuracy(holder)
-    if test_acc < min_accuracy or (current is not None and test_acc <= current):
-        return False
-    client.set_registered_model_alias(model_name, CHAMPION, version)
-    return True
+        return True, f"already the champion (test accuracy {test_acc:.4f})"
+    if test_acc < min_accuracy:
+        promote = False
+        reason = f"test accuracy {test_acc:.4f} is below tracking.champion_min_accuracy {min_accuracy:g}"
+    elif gate is None:
+        promote, reason = True, f"no champion before; test accuracy {test_acc:.4f}"
+    else:
+        promote, reason = gate.significantly_better, gate.reason()
+    if gate is not None:
+        for key, value in gate.as_dict().items():
+            client.set_model_version_tag(model_name, version, f"gate_{key}", str(value))
+    client.set_model_version_tag(model_name, version, "gate_decision", CHAMPION if promote else CHALLENGER)
+    client.set_model_version_tag(model_name, version, "gate_reason", reason)
+    verdict = "now the champion" if promote else "not promoted (alias `challenger`)"
+    client.update_model_version(model_name, version, description=f"**Champion gate:** {verdict}. {reason}.")
+    if promote:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        if str(version) in _alias_holders(client, model_name, CHALLENGER):
+            client.delete_registered_model_alias(model_name, CHALLENGER)
+    else:
+        client.set_registered_model_alias(model_name, CHALLENGER, version)
+    return promote, reason
 
 
-def registry_accuracy(model_uri: str, images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> float:
-    """Test accuracy of the model as a user loads it back from the registry: uint8 pixels in,
-    class names out."""
+def tag_lineage(client: MlflowClient, model_name: str, version: str, run) -> None:
+    """Where a version came from, on the version itself: the code (git commit), the recipe, the data
+    (name and digest over the archives' checksums) and the run that trained it."""
+    tags = {key: run.data.tags[key] for key in LINEAGE_TAGS if key in run.data.tags}
+    for key, value in {**tags, "run_id": run.info.run_id}.items():
+        client.set_model_version_tag(model_name, version, key, value)
+
+
+def _alias_holders(client: MlflowClient, model_name: str, alias: str) -> set[str]:
+    try:
+        return {str(client.get_model_version_by_alias(model_name, alias).version)}
+    except MlflowException:
+        return set()
+
+
+def predicted_labels(model_uri: str, images: torch.Tensor) -> np.ndarray:
+    """Class names predicted by the model as a user loads it back from the registry (uint8 pixels in)."""
     # suppress_warnings: skips comparing the model's pip requirements with this environment, which
     # maps every installed package to its modules (seconds); the requirements come from this environment.
     model = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
-    predicted = np.concatenate([model.predict(chunk.numpy())["label"].to_numpy() for chunk in images.split(1000)])
-    return float((predicted == np.asarray(classes)[labels.numpy()]).mean())
+    return np.concatenate([model.predict(chunk.numpy())["label"].to_numpy() for chunk in images.split(1000)])
+
+
+def registry_correct(model_uri: str, images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> np.ndarray:
+    """Per test image, whether the registered model gets it right."""
+    return predicted_labels(model_uri, images) == np.asarray(classes)[labels.numpy()]
+
+
+def registry_accuracy(model_uri: str, images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> float:
+    """Test accuracy of the model as a user loads it back from the registry."""
+    return float(registry_correct(model_uri, images, labels, classes).mean())
 
 
 def find_version(client: MlflowClient, model_name: str, version_or_alias: str):

@@ -172,3 +172,15 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def log_dataset_input(cfg: DictConfig) -> None:
+    """The run's data as an MLflow dataset input (the runs table's Dataset column): the dataset's name,
+    its digest (dataset_digest, over the four archives' checksums; MLflow keeps 36 characters) and its
+    first configured mirror as the source. Logged to the active run; logging it again adds nothing."""
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    source = HTTPDatasetSource(url=str(cfg.data.mirrors[0]))  # a URL, or a local folder as configured
+    dataset = MetaDataset(source, name=str(cfg.data.name), digest=dataset_digest(cfg)[:32])
+    mlflow.log_input(dataset, context="training")
