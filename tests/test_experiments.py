@@ -11,7 +11,8 @@ from mlflow import MlflowClient
 from pytorch_lightning.callbacks import Callback
 
 from conftest import compose_config
-from mnist_pipeline.core.config import BUILDABLE, to_plain
+from mnist_pipeline.core.config import to_plain
+from mnist_pipeline.core.specs import REGISTERED
 from mnist_pipeline.tracking import runs, store
 from mnist_pipeline.train import train
 from mnist_pipeline.training.callbacks import BatchProbabilities, SplitAccuracy, StatusLine
@@ -78,8 +79,7 @@ class InputRange(Callback):
 
 @pytest.mark.parametrize(("normalize", "expected_max"), [("true", 1.0), ("false", 255.0)])
 def test_s4_switch_feeds_raw_pixels(prepared, normalize, expected_max, monkeypatch):
-    prefixes, base = BUILDABLE["callback"]  # let config build this test's callback
-    monkeypatch.setitem(BUILDABLE, "callback", ((*prefixes, "test_experiments."), base))
+    monkeypatch.setitem(REGISTERED, "test_experiments.InputRange", "callback")  # let config build this test's callback
     InputRange.seen = []
     cfg = prepared("experiment=two_layer_net", f"data.normalize={normalize}", "trainer.max_steps=3",
                    "+callbacks.input_range._target_=test_experiments.InputRange")

@@ -49,7 +49,7 @@ def test_image_files_give_the_same_answer_as_the_tensor(trained, tmp_path):
     inverted = tmp_path / "paper.png"
     write_png((255 - images[3]).unsqueeze(0), str(inverted))
     Image.fromarray(images[3].numpy().astype(np.uint16) * 257).save(tmp_path / "digit16.png")
-    ink = np.zeros((28, 28, 4), np.uint8)  # black ink whose opacity is the digit
+    ink = np.full((28, 28, 4), 255, np.uint8)  # a white stroke on a transparent canvas: its opacity is the digit
     ink[..., 3] = images[3].numpy()
     Image.fromarray(ink, "RGBA").save(tmp_path / "ink.png")
     [prepared], [flipped] = read_images([tmp_path / "digit.png"])  # laid out again, MNIST-style
@@ -57,11 +57,12 @@ def test_image_files_give_the_same_answer_as_the_tensor(trained, tmp_path):
     from_file = predictions(checkpoint, images=[tmp_path / "digit.png"])[0]
     from_paper = predictions(checkpoint, images=[inverted])[0]  # a light background: inverted, unasked
     from_16_bit = predictions(checkpoint, images=[tmp_path / "digit16.png"])[0]
-    from_ink = predictions(checkpoint, images=[tmp_path / "ink.png"], invert=True)[0]
+    from_ink = predictions(checkpoint, images=[tmp_path / "ink.png"])[0]
     from_tensor = predictions(checkpoint, indices=[3])[0]
     assert from_file["logits"] == from_paper["logits"] == from_16_bit["logits"] == from_ink["logits"]
     assert from_file["predicted"] == from_tensor["predicted"]
     assert from_file["true"] is None and from_paper["inverted"] and not from_file["inverted"]
+    assert not from_ink["inverted"]
 
 
 @pytest.mark.smoke  # in `make test`'s quick loop

@@ -106,9 +106,12 @@ def test_the_served_champion_answers_raw_digits(champion, server):
 
 
 @pytest.mark.parametrize(("payload", "says"), [
-    ([[[0] * 5] * 5], r"does not match expected shape (-1, 28, 28)"),
-    ([[[300] * 28] * 28], "out of bounds for uint8"),
-    ([[[0.5] * 28] * 28], "no pixel above 1 (blank, or scaled to [0, 1]); expected uint8 pixels [N, 28, 28]"),
+    ([[[0] * 5] * 5], "got an array of shape [1, 5, 5]"),
+    ([[[300] * 28] * 28], "got values from 300 to 300"),
+    ([[[0.5] * 28] * 28], "got 0.5, which is not a whole number; expected pixels [N, 28, 28]"),
+    ([[[0] * 27 + [127.5]] * 28], "got 127.5, which is not a whole number"),  # MLflow would have cast it to 127
+    ([[[1] * 28] * 28], "no pixel above 1 (blank, or scaled to [0, 1]); expected pixels [N, 28, 28]"),
+    ([[["7"] * 28] * 28], "values; expected pixels"),
 ])
 def test_the_server_refuses_what_cannot_be_an_mnist_image(server, payload, says):
     status, body = post(f"{server}/invocations", {"inputs": payload})

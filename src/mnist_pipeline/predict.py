@@ -7,10 +7,11 @@
 
 The checkpoint (default models/best.ckpt) carries its own config: class names, input scaling and
 where its prepared test set lies. Image files are read as a viewer shows them (transparency over
-white, 16-bit scaled to 8-bit), turned gray and prepared the way MNIST's digits were: the digit's
-bounding box fitted into 20x20 keeping its aspect ratio, then centred by its centre of mass in
-28x28. MNIST digits are light on a dark background: an image with a light background (dark ink on
-paper) is inverted, with a notice; --invert / --no-invert force it either way.
+white, except that on a transparent canvas the opacity is the ink; 16-bit scaled to 8-bit), turned
+gray and prepared the way MNIST's digits were: the digit's bounding box fitted into 20x20 keeping
+its aspect ratio, then centred by its centre of mass in 28x28. MNIST digits are light on a dark
+background: an image with a light background (dark ink on paper) is inverted, with a notice;
+--invert / --no-invert force it either way.
 """
 
 from __future__ import annotations

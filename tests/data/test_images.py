@@ -100,20 +100,33 @@ def test_16_bit_gray_is_scaled_to_8_bit(tmp_path, mode, suffix):
     assert np.array_equal(read_gray(tmp_path / f"digit.{suffix}"), DIGIT)
 
 
+@pytest.mark.parametrize("colour", [0, 255])  # dark ink, and a light stroke that vanishes over white
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
-def test_a_digit_drawn_in_the_alpha_channel_survives(tmp_path, mode):
-    """Black ink whose opacity is the digit: over white it is the inverted digit, as a viewer shows it."""
-    if mode == "P":  # every palette entry black, entry i i/255 opaque
+def test_a_stroke_on_a_transparent_canvas_is_its_alpha(tmp_path, mode, colour):
+    """Ink whose opacity is the digit, on a transparent canvas: the alpha is the ink, whatever its colour."""
+    if mode == "P":  # every palette entry one colour, entry i i/255 opaque
         image = Image.fromarray(DIGIT, "L").convert("P")
-        image.putpalette([0, 0, 0] * 256)
+        image.putpalette([colour] * 3 * 256)
         image.info["transparency"] = bytes(range(256))
     else:
-        layers = np.zeros((28, 28, len(mode)), np.uint8)
+        layers = np.full((28, 28, len(mode)), colour, np.uint8)
         layers[..., -1] = DIGIT
         image = Image.fromarray(layers, mode)
     image.save(tmp_path / "ink.png")
     assert Image.open(tmp_path / "ink.png").mode == mode
-    assert np.array_equal(read_gray(tmp_path / "ink.png"), 255 - DIGIT)
+    assert np.array_equal(read_gray(tmp_path / "ink.png"), DIGIT)
+    [digit], [flipped] = read_images([tmp_path / "ink.png"])
+    assert not flipped and digit.max() > 127  # a digit found, not "no digit found"
+
+
+def test_transparent_corners_of_an_opaque_page_are_shown_over_white(tmp_path):
+    page = np.full((28, 28, 4), 255, np.uint8)
+    page[..., :3] = 255 - DIGIT[..., None]  # dark ink on white paper
+    page[:3, :3, 3] = page[-3:, -3:, 3] = 0  # rounded corners
+    Image.fromarray(page, "RGBA").save(tmp_path / "page.png")
+    expected = 255 - DIGIT
+    expected[:3, :3] = expected[-3:, -3:] = 255  # the corners: white, as a viewer shows them
+    assert np.array_equal(read_gray(tmp_path / "page.png"), expected)
 
 
 @pytest.mark.parametrize("side", [5000, 10000, 30000])  # over ours; over Pillow's warning; over its error

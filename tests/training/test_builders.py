@@ -7,6 +7,8 @@ import sys
 import pytest
 import torch
 
+from conftest import compose_config
+from mnist_pipeline.core.config import to_plain
 from mnist_pipeline.core.errors import ConfigError, PipelineError
 from mnist_pipeline.inference.checkpoints import load_checkpoint
 from mnist_pipeline.models import SmallCNN
@@ -39,7 +41,9 @@ def attack(folder):
     (lambda tmp: attack(tmp), r"'model._target_' names 'os.makedirs', which is not allowed"),
     (lambda tmp: {"_target_": "mnist_pipeline.models.SmallCNN", "dropout": attack(tmp)},
      r"'model.dropout._target_' names 'os.makedirs'"),
-    (lambda tmp: {"_target_": "mnist_pipeline.models.init.apply_init"}, r"which is not a torch.nn.Module"),
+    (lambda tmp: {"_target_": "mnist_pipeline.models.init.apply_init"}, r"apply_init', which is not allowed"),
+    # An allow-list names exact classes: a prefix would let an attribute walk into torch.nn through.
+    (lambda tmp: {"_target_": "mnist_pipeline.models.small_cnn.nn.Identity"}, r"nn.Identity', which is not allowed"),
     (lambda tmp: {"_target_": "mnist_pipeline.models.SmallCNN", "dropuot": 0.1},
      r"unknown key 'model.dropuot' \(did you mean 'model.dropout'\?\)"),
 ])
@@ -52,11 +56,11 @@ def test_a_model_config_can_build_only_the_zoo(tmp_path, spec, message):
 def test_optimizers_and_callbacks_are_allow_listed(tmp_path):
     with pytest.raises(ConfigError, match=r"'optimizer._target_' names 'torch.hub.load', which is not allowed"):
         optimizer_factory({"_target_": "torch.hub.load", "repo_or_dir": "attacker/repo", "model": "x"})
-    with pytest.raises(ConfigError, match=r"names 'torch.optim.lr_scheduler.StepLR', which is not a torch.optim.Opt"):
-        optimizer_factory({"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 1})
+    with pytest.raises(ConfigError, match=r"OneCycleLR', which is registered as scheduler, not as opt"):
+        optimizer_factory({"_target_": "torch.optim.lr_scheduler.OneCycleLR", "max_lr": 1})
     with pytest.raises(ConfigError, match=r"'scheduler._target_' names 'os.makedirs', which is not allowed"):
         scheduler_factory(attack(tmp_path))
-    with pytest.raises(ConfigError, match=r"'scheduler._target_' names 'torch.optim.Adam', which is not allowed"):
+    with pytest.raises(ConfigError, match=r"names 'torch.optim.Adam', which is registered as optimizer"):
         scheduler_factory(ADAM)
     with pytest.raises(ConfigError, match=r"'callbacks.evil._target_' names 'os.makedirs', which is not allowed"):
         build_callbacks({"evil": attack(tmp_path)})
@@ -72,16 +76,18 @@ def test_trainer_keys_are_those_lightning_takes():
 def shared_checkpoint(path, model_spec):
     """A checkpoint as someone might share it: real weights, and a config naming what to build."""
     model = SmallCNN()
+    config = to_plain(compose_config())
+    config["model"] = model_spec
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
                 "hyper_parameters": {"model": model_spec, "optimizer": ADAM, "num_classes": 10},
-                "pytorch-lightning_version": "2.6.6", "config": {}, "mlflow_run_id": "x"}, path)
+                "pytorch-lightning_version": "2.6.6", "config": config, "mlflow_run_id": "x"}, path)
     return path
 
 
 def test_a_shared_checkpoint_cannot_run_code(tmp_path):
     checkpoint = shared_checkpoint(tmp_path / "shared.ckpt",
                                    {"_target_": "mnist_pipeline.models.SmallCNN", "dropout": attack(tmp_path)})
-    with pytest.raises(ConfigError, match=r"shared.ckpt: 'model.dropout._target_' names 'os.makedirs'"):
+    with pytest.raises(ConfigError, match=r"shared.ckpt: 'hyper_parameters.model.dropout._target_' names 'os.m"):
         load_checkpoint(checkpoint)
     assert not (tmp_path / "pwned").exists()
 
@@ -90,7 +96,8 @@ def test_a_shared_checkpoint_cannot_run_code(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mnist_pipeline.predict", "--checkpoint", str(hub), "--index", "0"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {hub}: 'model._target_' names 'torch.hub.load'")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {hub}: 'hyper_parameters.model._target_' names 'torch.hub.load'")
 
 
 def test_a_good_shared_checkpoint_loads(tmp_path):
@@ -102,7 +109,7 @@ def test_a_good_shared_checkpoint_loads(tmp_path):
 def test_a_checkpoint_whose_weights_do_not_fit_its_model_is_refused(tmp_path):
     checkpoint = shared_checkpoint(tmp_path / "odd.ckpt", {"_target_": "mnist_pipeline.models.SmallCNN"})
     raw = torch.load(checkpoint, weights_only=True)
-    raw["hyper_parameters"]["model"] = {"_target_": "mnist_pipeline.models.MLP"}
+    raw["hyper_parameters"]["model"] = raw["config"]["model"] = {"_target_": "mnist_pipeline.models.MLP"}
     torch.save(raw, checkpoint)
     with pytest.raises(PipelineError, match=r"odd.ckpt: its weights do not fit the model it names") as err:
         load_checkpoint(checkpoint)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from .errors import ConfigError
 from .project import project_root
+from .specs import check_spec, check_target, check_targets, suggestion
+
+# Arguments the pipeline passes itself, not the config: a model's number of classes (from
+# data.classes), an optimizer's parameters, a scheduler's optimizer and run length.
+MODEL_SUPPLIED = ("num_classes",)
+OPTIMIZER_SUPPLIED = ("params",)
+SCHEDULER_SUPPLIED = ("optimizer", "total_steps")
 
 PARAMS_FILE = "params.yaml"
 FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -83,60 +88,24 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
         positive("trainer.max_epochs", int)
     if OmegaConf.select(cfg, "eval_checkpoint") not in ("best", "last"):
         raise ConfigError(f"{source}: 'eval_checkpoint' must be best or last, got {cfg.get('eval_checkpoint')!r}")
-    for key in ("model", "optimizer"):
-        check_buildable(cfg.get(key), key, source)
-    if cfg.get("scheduler") is not None:
-        check_buildable(cfg.scheduler, "scheduler", source)
+    check_specs(to_plain(cfg), source)
     check_known_keys(cfg, source)
 
 
-# What a config may build: the project's model zoo, torch's optimizers and Lightning's or the
-# project's callbacks. A config can come from a checkpoint someone shared, and instantiating a
-# `_target_` runs it, so anything else is refused before it is imported.
-BUILDABLE = {
-    "model": (("mnist_pipeline.models.",), "torch.nn.Module"),
-    "optimizer": (("torch.optim.",), "torch.optim.Optimizer"),
-    "scheduler": (("torch.optim.lr_scheduler.",), "torch.optim.lr_scheduler.LRScheduler"),
-    "callback": (("mnist_pipeline.training.callbacks.", "pytorch_lightning.callbacks."),
-                 "pytorch_lightning.callbacks.Callback"),
-}
-
-
-def check_buildable(spec: Any, key: str, source: str = "config", kind: str | None = None) -> type:
-    """The class `spec` (a config with `_target_`) builds, if the allow-list permits it; raises
-    ConfigError naming the key otherwise. Imports nothing outside the allowed packages."""
-    from hydra.utils import get_object
-
-    prefixes, base = BUILDABLE[kind or key]
-    spec = to_plain(spec)
-    if not isinstance(spec, dict) or not spec.get("_target_"):
-        raise ConfigError(f"{source}: missing key '{key}._target_'")
-    for path, nested in _nested_targets({k: v for k, v in spec.items() if k != "_target_"}, key):
-        raise ConfigError(f"{source}: '{path}' names {nested!r}: only '{key}._target_' may name something to build")
-    target = str(spec["_target_"])
-    if not target.startswith(prefixes):
-        raise ConfigError(f"{source}: '{key}._target_' names {target!r}, which is not allowed "
-                          f"(only {' or '.join(p + '*' for p in prefixes)})")
-    try:
-        built = get_object(target)
-    except Exception as err:  # hydra raises ImportError or ValueError variants
-        raise ConfigError(f"{source}: '{key}._target_' names {target!r}, which cannot be imported ({err})") from None
-    if not (isinstance(built, type) and issubclass(built, get_object(base))):
-        raise ConfigError(f"{source}: '{key}._target_' names {target!r}, which is not a {base}")
-    return built
-
-
-def _nested_targets(node: Any, path: str):
-    """(key path, target) of every `_target_` inside node."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "_target_":
-                yield path + "._target_", value
-            else:
-                yield from _nested_targets(value, f"{path}.{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _nested_targets(value, f"{path}[{i}]")
+def check_specs(config: dict, source: str) -> None:
+    """Every `_target_` in the config exactly a registered name; the model's, optimizer's and
+    scheduler's arguments checked against their signatures and ranges (the callbacks' are checked
+    where they are built: training imports Lightning, evaluate and predict must not)."""
+    check_targets({k: v for k, v in config.items() if k != "hydra"}, source)
+    check_spec(config.get("model"), "model", source, supplied=MODEL_SUPPLIED)
+    check_spec(config.get("optimizer"), "optimizer", source, supplied=OPTIMIZER_SUPPLIED)
+    if config.get("scheduler") is not None:
+        check_spec(config["scheduler"], "scheduler", source, supplied=SCHEDULER_SUPPLIED)
+    callbacks = config.get("callbacks") or {}
+    if not isinstance(callbacks, dict):
+        raise ConfigError(f"{source}: 'callbacks' must be a mapping of names to callbacks")
+    for name, spec in callbacks.items():
+        check_target(spec, f"callbacks.{name}", source, kind="callback")
 
 
 # Sections whose keys conf/ defines; trainer, model and optimizer keys are checked against what
@@ -157,7 +126,7 @@ def check_known_keys(cfg: DictConfig, source: str, conf: Path | None = None) -> 
             allowed = known.get(section, set())
             if key not in allowed:
                 name = f"{section}.{key}" if section else key
-                raise ConfigError(f"{source}: unknown key '{name}'{_suggestion(key, allowed, section)}")
+                raise ConfigError(f"{source}: unknown key '{name}'{suggestion(key, allowed, section)}")
 
 
 def known_keys(conf: Path) -> dict[str, set[str]]:
@@ -178,30 +147,3 @@ def known_keys(conf: Path) -> dict[str, set[str]]:
             sections[""].add(file.parent.name)
             sections.setdefault(file.parent.name, set()).update(k for k in content if k != "defaults")
     return sections
-
-
-def check_keyword_keys(spec: dict, key: str, accepted: set[str], source: str) -> None:
-    """Refuse keys of `spec` that what it is passed to does not take."""
-    for name in spec:
-        if name not in accepted and not name.startswith("_"):
-            raise ConfigError(f"{source}: unknown key '{key}.{name}'{_suggestion(name, accepted, key)}")
-
-
-def _suggestion(key: str, known: set[str], section: str) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    return f" (did you mean '{section + '.' if section else ''}{close[0]}'?)" if close else ""
-
-
-def spec_keywords(spec: dict) -> dict[str, Any]:
-    return {key: value for key, value in spec.items() if not key.startswith("_")}
-
-
-def checked_class(spec: Any, key: str, source: str, kind: str | None = None, skip: int = 0) -> tuple[type, dict]:
-    """The allowed class and the plain spec; refuses keys its constructor does not take (the
-    first `skip` positional parameters, such as an optimizer's params, are the caller's)."""
-    cls = check_buildable(spec, key, source, kind)
-    spec = to_plain(spec)
-    parameters = inspect.signature(cls).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        check_keyword_keys(spec, key, set(list(parameters)[skip:]), source)
-    return cls, spec

@@ -7,3 +7,9 @@ class PipelineError(Exception):
 
 class ConfigError(PipelineError):
     """A configuration value is missing or invalid; the message names the key."""
+
+
+def first_line(err: BaseException) -> str:
+    """An exception's message in one line (its type's name when it has none, as an IndexError may)."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

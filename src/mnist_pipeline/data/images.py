@@ -1,4 +1,5 @@
-"""Image files as MNIST digits: read with Pillow as a viewer shows them, then prepared the way
+"""Image files as MNIST digits: read with Pillow as a viewer shows them (or, for a stroke on a
+transparent canvas, its opacity as the ink), then prepared the way
 MNIST's digits were (light digit on dark; its bounding box fitted into 20x20 keeping the aspect
 ratio, then centred by its centre of mass in 28x28).
 
@@ -39,10 +40,19 @@ def _grayscale(image: Image.Image) -> np.ndarray:
     if image.mode in SIXTEEN_BIT_MODES:
         return (np.asarray(image, dtype=np.float32) / 257).round().clip(0, 255).astype(np.uint8)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        # Viewers show transparency over a light background; dropping alpha instead would lose
-        # a digit drawn only in the alpha channel.
-        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+        rgba = image.convert("RGBA")
+        alpha = np.array(rgba.getchannel("A"))
+        if np.median(_border(alpha)) < 128:
+            # A stroke on a transparent canvas: its opacity is the ink, whatever its colour (a
+            # light stroke over a viewer's white background would vanish), light on dark as in MNIST.
+            return alpha
+        # Transparency elsewhere (rounded corners, a cut-out): as a viewer shows it, over white.
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), rgba)
     return np.array(image.convert("L"))
+
+
+def _border(gray: np.ndarray) -> np.ndarray:
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
 
 
 def read_gray(path: Path) -> np.ndarray:
@@ -75,16 +85,14 @@ def read_gray(path: Path) -> np.ndarray:
 
 def has_light_background(gray: np.ndarray) -> bool:
     """Dark ink on light paper: the image's border is mostly light."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return bool(np.median(border) > 127)
+    return bool(np.median(_border(gray)) > 127)
 
 
 def mnist_style(gray: np.ndarray) -> torch.Tensor:
     """A light digit on a dark background (uint8 [H, W]) laid out as MNIST's: background taken
     away and contrast stretched, the digit's bounding box fitted into 20x20 with its aspect ratio
     kept, then placed so that its centre of mass is the centre of a 28x28 image. Returns uint8 [28, 28]."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    ink = np.clip(gray.astype(np.float32) - np.median(border), 0, None)
+    ink = np.clip(gray.astype(np.float32) - np.median(_border(gray)), 0, None)
     if ink.max() == 0:
         raise ImageError("no digit found: nothing is lighter than the background (after --invert, if given)")
     ink *= 255 / ink.max()

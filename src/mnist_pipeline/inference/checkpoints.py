@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..core.config import check_buildable
-from ..core.errors import ConfigError, PipelineError
+from ..core.config import FILE_KEYS, MODEL_SUPPLIED, OPTIMIZER_SUPPLIED, SCHEDULER_SUPPLIED
+from ..core.errors import ConfigError, PipelineError, first_line
+from ..core.specs import MAX_CLASSES, check_spec, check_targets, check_value
 from ..models.build import build_model
 
 
@@ -23,24 +24,74 @@ def read_checkpoint(path: Path) -> dict:
         raise PipelineError(f"checkpoint {path} not found: run the train stage first")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, not a checkpoint, or holding objects that are not plain data
-        raise PipelineError(f"{path} is not a readable checkpoint ({str(err).splitlines()[0]})") from None
+    except Exception as err:  # truncated, empty, not a checkpoint, or holding objects that are not plain data
+        raise PipelineError(f"{path} is not a readable checkpoint ({first_line(err)})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise PipelineError(f"{path} is not a Lightning checkpoint (no state_dict)")
+    check_checkpoint(checkpoint, str(path))
     return checkpoint
+
+
+def check_checkpoint(checkpoint: dict, source: str) -> None:
+    """Everything the readers (predict, evaluate, resume) use, checked before any of it is: every
+    `_target_` anywhere in the file exactly a registered name, the model, optimizer and scheduler
+    specs argument by argument, and the sections the train stage writes of the types it writes."""
+    check_targets(checkpoint, source)
+
+    def section(node: dict, key: str, where: str, kind: type | tuple = dict):
+        if not isinstance(node, dict) or key not in node:
+            raise PipelineError(f"{source}: missing key '{where}' (was it written by the train stage?)")
+        if not isinstance(node[key], kind):
+            raise PipelineError(f"{source}: '{where}' must be a {_kind_name(kind)}, got {type(node[key]).__name__}")
+        return node[key]
+
+    weights = section(checkpoint, "state_dict", "state_dict")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        raise PipelineError(f"{source}: 'state_dict' must map names to tensors")
+    hparams = section(checkpoint, "hyper_parameters", "hyper_parameters")
+    check_spec(section(hparams, "model", "hyper_parameters.model"), "hyper_parameters.model", source,
+               kind="model", supplied=MODEL_SUPPLIED)
+    check_spec(section(hparams, "optimizer", "hyper_parameters.optimizer"), "hyper_parameters.optimizer", source,
+               kind="optimizer", supplied=OPTIMIZER_SUPPLIED)
+    if hparams.get("scheduler") is not None:
+        check_spec(hparams["scheduler"], "hyper_parameters.scheduler", source, kind="scheduler",
+                   supplied=SCHEDULER_SUPPLIED)
+    check_value("num_classes", section(hparams, "num_classes", "hyper_parameters.num_classes", int),
+                "hyper_parameters.num_classes", source)
+    section(checkpoint, "mlflow_run_id", "mlflow_run_id", str)
+    for key in ("epoch", "global_step"):
+        if not isinstance(checkpoint.get(key, 0), int) or checkpoint.get(key, 0) < 0:
+            raise PipelineError(f"{source}: '{key}' must be a whole number ≥ 0")
+    config = section(checkpoint, "config", "config")
+    if section(config, "model", "config.model") != hparams["model"]:
+        raise PipelineError(f"{source}: 'config.model' and 'hyper_parameters.model' differ; which one was trained?")
+    data = section(config, "data", "config.data")
+    classes = section(data, "classes", "config.data.classes", list)
+    if not 0 < len(classes) <= MAX_CLASSES or not all(isinstance(c, str) and len(c) <= 100 for c in classes):
+        raise PipelineError(f"{source}: 'config.data.classes' must be 1 to {MAX_CLASSES} names")
+    if len(classes) != hparams["num_classes"]:
+        raise PipelineError(f"{source}: 'config.data.classes' names {len(classes)} classes, "
+                            f"'hyper_parameters.num_classes' says {hparams['num_classes']}")
+    section(data, "normalize", "config.data.normalize", bool)
+    section(data, "name", "config.data.name", str)
+    files = section(data, "files", "config.data.files")
+    for key in FILE_KEYS:
+        section(section(files, key, f"config.data.files.{key}"), "sha256", f"config.data.files.{key}.sha256", str)
+    section(section(config, "paths", "config.paths"), "prepared", "config.paths.prepared", str)
+
+
+def _kind_name(kind: type | tuple) -> str:
+    names = {dict: "mapping", list: "list", str: "string", int: "whole number", bool: "true or false"}
+    return " or ".join(names.get(k, k.__name__) for k in (kind if isinstance(kind, tuple) else (kind,)))
 
 
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     """The trained network in eval mode and the raw checkpoint (its config, MLflow run id, ...), on
     the CPU. What the checkpoint says to build is checked against the allow-list before anything is
     built; the weights must fit the network exactly."""
-    checkpoint = read_checkpoint(path)
-    hparams = checkpoint.get("hyper_parameters") or {}
-    check_buildable(hparams.get("model"), "model", source=str(path))
-    check_buildable(hparams.get("optimizer"), "optimizer", source=str(path))
-    if hparams.get("scheduler") is not None:
-        check_buildable(hparams["scheduler"], "scheduler", source=str(path))
-    network = build_model(hparams.get("model"), hparams.get("num_classes", 10), source=str(path))
+    checkpoint = read_checkpoint(path)  # checked whole: nothing below meets a value of the wrong kind
+    hparams = checkpoint["hyper_parameters"]
+    network = build_model(hparams["model"], hparams["num_classes"], source=str(path), key="hyper_parameters.model")
     prefix = "model."  # the Classifier's attribute holding the network
     weights = {key.removeprefix(prefix): value for key, value in checkpoint["state_dict"].items()}
     try:
@@ -55,7 +106,7 @@ def resume_checkpoint(path: str | Path, model: dict) -> dict:
     """The checkpoint a training resumes from, checked before anything starts: it must load as data
     and hold the model the config asks for."""
     checkpoint = read_checkpoint(Path(path))
-    saved = (checkpoint.get("config") or {}).get("model")
+    saved = checkpoint["config"]["model"]
     if saved != model:
         raise ConfigError(f"resume_from: {path} holds model {saved}, but the config asks for {model}")
     return checkpoint

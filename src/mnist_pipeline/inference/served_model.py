@@ -4,8 +4,10 @@ MLflow logs this file as the model's code ("models from code") and runs it whene
 loaded or served, so it imports nothing from this project: the network itself is a torch.export
 program, an artifact beside it, and needs no model class to load.
 
-In: uint8 pixels [N, 28, 28], 0-255, a light digit on a dark background as in MNIST (the scaling
-the network was trained with happens here). Out: one row per image, `label` (the class name) and
+In: pixels [N, 28, 28], whole numbers 0-255 (uint8 from Python, numbers in JSON), a light digit on
+a dark background as in MNIST (the scaling the network was trained with happens here). The logged
+signature declares no input schema on purpose: MLflow would cast JSON to its dtype before this model
+sees it (127.5 would become 127); check_pixels is the input rule. Out: one row per image, `label` (the class name) and
 `probabilities` (one per class, in the order of the model's classes).
 """
 
@@ -22,7 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
-EXPECTED = "expected uint8 pixels [N, 28, 28] with values 0-255 (light digit on dark, as in MNIST)"
+EXPECTED = "expected pixels [N, 28, 28]: whole numbers 0-255 (light digit on dark, as in MNIST)"
 # Copies of inference.logits.CHUNK and data.inputs.to_model_input (this file imports nothing from the
 # project); tests/inference/test_served_model.py proves them equal.
 CHUNK = 1000  # images per forward pass: memory stays bounded whatever N is
@@ -44,18 +46,26 @@ class InputError(MlflowException):
 def check_pixels(pixels) -> np.ndarray:
     """uint8 [N, 28, 28] from what a caller sent, or an InputError saying what is expected.
 
-    A [N, 1, 28, 28] array is taken as well (when MLflow's own schema check is skipped). An image
-    whose pixels are all 0 or 1 is refused: that is what floats scaled to [0, 1] become once
-    JSON numbers are cast to uint8, and it would otherwise be classified silently."""
-    pixels = np.asarray(pixels)
+    Whole numbers 0-255 of any numeric type are taken (JSON sends numbers, not uint8), so are
+    [N, 1, 28, 28] arrays; anything else is refused, never rounded or cast: 127.5 is not a pixel.
+    An image whose pixels are all 0 or 1 is refused too: that is what floats scaled to [0, 1]
+    look like, and it would otherwise be classified silently."""
+    try:
+        pixels = np.asarray(pixels)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise InputError(f"not an array ({err}); {EXPECTED}") from None
     if pixels.ndim == 4 and pixels.shape[1] == 1:
         pixels = pixels[:, 0]
     if pixels.ndim != 3 or pixels.shape[1:] != (28, 28) or len(pixels) == 0:
         raise InputError(f"got an array of shape {list(pixels.shape)}; {EXPECTED}")
-    if pixels.dtype.kind not in "ui":
+    if pixels.dtype.kind not in "uif":
         raise InputError(f"got {pixels.dtype} values; {EXPECTED}")
-    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
-        raise InputError(f"got values from {pixels.min()} to {pixels.max()}; {EXPECTED}")
+    if pixels.dtype.kind == "f":
+        fractional = ~np.isfinite(pixels) | (pixels != np.round(pixels))
+        if fractional.any():
+            raise InputError(f"got {pixels[fractional].flat[0].item()!r}, which is not a whole number; {EXPECTED}")
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise InputError(f"got values from {pixels.min():g} to {pixels.max():g}; {EXPECTED}")
     faint = np.flatnonzero(pixels.reshape(len(pixels), -1).max(axis=1) <= 1)
     if len(faint):
         raise InputError(f"image {faint[0]} has no pixel above 1 (blank, or scaled to [0, 1]); {EXPECTED}")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 
 from ..core.errors import PipelineError
 from ..inference import served_model
@@ -21,9 +21,10 @@ from ..reports.significance import GateResult
 from . import CHALLENGER, CHAMPION
 
 CHECKPOINT_TAG = "checkpoint_sha256"  # the content hash of the checkpoint file a version was logged from
-# What the logged model takes; versions logged before it took raw pixels (float [N, 1, 28, 28] in,
-# logits out) lack this tag and are never reused for a checkpoint evaluated again.
-INPUT_TAG, INPUT = "input", "uint8 [N, 28, 28]"
+# What the logged model takes; versions logged before it took other input (raw float pixels, or
+# uint8 under an input schema that truncated JSON floats) carry another tag, or none, and are never
+# reused for a checkpoint evaluated again.
+INPUT_TAG, INPUT = "input", "whole pixels 0-255 [N, 28, 28]"
 LINEAGE_TAGS = ("git_commit", "recipe", "dataset", "dataset_sha256")  # copied from the run's tags
 NETWORK_ARTIFACT = "network.pt2"  # the torch.export program inside a logged model's artifacts/
 
@@ -40,7 +41,9 @@ def log_model(network: torch.nn.Module, classes: list[str], normalize: bool, exa
         classes_file.write_text(json.dumps({"classes": list(classes), "normalize": bool(normalize)}))
         output = served_model.DigitClassifier()
         output.network, output.classes, output.normalize = program.module(), list(classes), normalize
-        signature = infer_signature(example, output.predict(None, example))
+        # Outputs only: an input schema makes MLflow cast JSON to its dtype before the model's own
+        # check (127.5 would become pixel 127); the input example still shows what goes in.
+        signature = ModelSignature(inputs=None, outputs=infer_signature(example, output.predict(None, example)).outputs)
         return mlflow.pyfunc.log_model(
             name="model", python_model=served_model.__file__, signature=signature, input_example=example,
             artifacts={"network": str(network_file), "classes": str(classes_file)},
