@@ -3,7 +3,7 @@
 VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup pipeline test params lock ui serve server server-stop
+.PHONY: setup pipeline test params lock ui serve server server-stop demo
 
 setup: $(VENV)/.installed
 
@@ -32,9 +32,16 @@ ui: setup  ## the MLflow UI on the project's store, opened on the mnist experime
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
 
 DATASET ?= mnist
+# Every prediction served (make serve, make demo) is appended to this SQLite file (docs/serving.md).
+REQUEST_LOG ?= $(CURDIR)/logs/requests.db
 serve: setup  ## serve models:/$(DATASET)-classifier@champion on http://127.0.0.1:5001 (POST /invocations)
-	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} mlflow models serve \
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} \
+	MNIST_REQUEST_LOG=$(REQUEST_LOG) MNIST_SERVED_MODEL=$(DATASET)-classifier@champion mlflow models serve \
 		-m models:/$(DATASET)-classifier@champion --env-manager local --host 127.0.0.1 --port 5001
+
+DEMO_PORT ?= 7860
+demo: setup  ## a page on http://127.0.0.1:$(DEMO_PORT) where you draw a digit and see the champion's answer
+	MNIST_REQUEST_LOG=$(REQUEST_LOG) python -m mnist_pipeline.demo --model $(DATASET)-classifier --port $(DEMO_PORT)
 
 # A tracking server for a team (README: Working as a team); make server SERVER_PORT=5001 ... to change.
 SERVER_DIR ?= .server

@@ -38,16 +38,17 @@ def page_url(champion, tmp_path, monkeypatch):  # noqa: F811
 
 
 def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
-    """Mouse strokes on the sketchpad, each point given as a fraction of the canvas's width and height."""
+    """Mouse strokes with the sketchpad's brush, each point given in pixels from the drawing area's centre."""
+    page.locator("#drawing").get_by_role("button", name="Brush").click()  # as a person picks the brush
     canvas = page.locator("#drawing canvas").first
-    canvas.wait_for(timeout=60_000)
     box = canvas.bounding_box()
+    centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     for stroke in strokes:
         x, y = stroke[0]
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        page.mouse.move(centre_x + x, centre_y + y)
         page.mouse.down()
         for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+            page.mouse.move(centre_x + x, centre_y + y, steps=10)
         page.mouse.up()
 
 
@@ -61,7 +62,8 @@ def test_a_digit_drawn_with_the_mouse_gets_the_models_answer_and_is_logged(page_
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)
-            draw(page, [[(0.5, 0.15), (0.52, 0.5), (0.53, 0.85)]])  # a one: a single down stroke
+            page.locator("#drawing canvas").first.wait_for(timeout=60_000)
+            draw(page, [[(0, -100), (3, 0), (6, 100)]])  # a one: a single down stroke
             page.locator("#seen img").wait_for(timeout=60_000)
             page.wait_for_timeout(500)
             shown = page.locator("#answer h2").inner_text(timeout=30_000).strip()
