@@ -93,7 +93,6 @@ def main() -> None:
     args = parser.parse_args()
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
     now = time.time()
-    args.out.mkdir(parents=True, exist_ok=True)
     rows, run_id = monitor(uri, args.model, args.alias, args.log, args.prepared, now - args.hours * 3600, now, args.out)
     for row in rows:
         print(f"{row['feature']:16s} {row['verdict']:9s} p={row['p_value']:.3g}  ({row['test']})")
