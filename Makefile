@@ -3,7 +3,7 @@
 VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup pipeline test test-all docs docs-serve params lock ui serve server server-stop
+.PHONY: setup pipeline test test-all docs docs-serve params lock ui serve server server-stop demo
 
 setup: $(VENV)/.installed
 
@@ -47,16 +47,28 @@ docs-serve: setup  ## the documentation site on http://127.0.0.1:8000, rebuilt o
 params: setup  ## rewrite params.yaml after editing conf/ (dvc repro never does)
 	python -m mnist_pipeline.params
 
+UI_PORT ?= 5000
 ui: setup  ## the MLflow UI on the project's store, opened on the mnist experiment's training runs
+	@scripts/port_free.sh 127.0.0.1 $(UI_PORT) UI_PORT
 	@python -c "import mlflow; mlflow.set_tracking_uri('sqlite:///$(CURDIR)/mlflow.db'); \
 	e = mlflow.get_experiment_by_name('mnist'); \
-	print('open http://127.0.0.1:5000/#/experiments' + (f'/{e.experiment_id}' if e else '') + '?workflowType=machine_learning')"
-	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+	print('open http://127.0.0.1:$(UI_PORT)/#/experiments' + (f'/{e.experiment_id}' if e else '') + '?workflowType=machine_learning')"
+	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port $(UI_PORT)
 
 DATASET ?= mnist
-serve: setup  ## serve models:/$(DATASET)-classifier@champion on http://127.0.0.1:5001 (POST /invocations)
-	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} mlflow models serve \
-		-m models:/$(DATASET)-classifier@champion --env-manager local --host 127.0.0.1 --port 5001
+# Every prediction served (make serve, make demo) is appended to this SQLite file (docs/serving.md).
+REQUEST_LOG ?= $(CURDIR)/logs/requests.db
+SERVE_PORT ?= 5001
+serve: setup  ## serve models:/$(DATASET)-classifier@champion on http://127.0.0.1:$(SERVE_PORT) (POST /invocations)
+	@scripts/port_free.sh 127.0.0.1 $(SERVE_PORT) SERVE_PORT
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} \
+	MNIST_REQUEST_LOG=$(REQUEST_LOG) MNIST_SERVED_MODEL=$(DATASET)-classifier@champion mlflow models serve \
+		-m models:/$(DATASET)-classifier@champion --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+DEMO_PORT ?= 7860
+demo: setup  ## a page on http://127.0.0.1:$(DEMO_PORT) where you draw a digit and see the champion's answer
+	@scripts/port_free.sh 127.0.0.1 $(DEMO_PORT) DEMO_PORT
+	MNIST_REQUEST_LOG=$(REQUEST_LOG) python -m mnist_pipeline.demo --model $(DATASET)-classifier --port $(DEMO_PORT)
 
 # A tracking server for a team (README: Working as a team); make server SERVER_PORT=5001 ... to change.
 SERVER_DIR ?= .server

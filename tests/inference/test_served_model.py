@@ -9,7 +9,7 @@ from mlflow.exceptions import MlflowException
 
 from conftest import mlflow_client
 from mnist_pipeline.data.inputs import to_model_input
-from mnist_pipeline.inference import logits, served_model
+from mnist_pipeline.inference import logits, request_log, served_model
 from mnist_pipeline.inference.served_model import InputError, check_pixels
 from mnist_pipeline.models.small_cnn import SmallCNN
 from mnist_pipeline.tracking import registry
@@ -98,3 +98,26 @@ def test_the_served_models_copy_of_the_input_rule_equals_trainings(normalize):
     expected = to_model_input(every_value, normalize)
     assert torch.equal(served_model.to_model_input(every_value, normalize), expected)
     assert served_model.CHUNK == logits.CHUNK
+
+
+def test_the_loaded_model_logs_each_prediction_when_a_request_log_is_named(logged, monkeypatch, tmp_path):
+    uri, images = logged
+    log = tmp_path / "requests.db"
+    monkeypatch.setenv(request_log.ENV, str(log))
+    monkeypatch.setenv(served_model.MODEL_ENV, "served/1")
+    out = mlflow.pyfunc.load_model(uri).predict(images[:6])  # loaded as MLflow loads it, code and all
+    rows = request_log.read(log)
+    assert rows["label"].tolist() == out["label"].tolist() and set(rows["model"]) == {"served/1"}
+    assert np.allclose(rows["confidence"], np.stack(out["probabilities"]).max(axis=1))
+    assert np.allclose(rows["ink_area"], request_log.input_stats(images[:6])["ink_area"])
+    assert set(rows["source"]) == {"scoring"}
+
+
+def test_without_a_request_log_nothing_is_written_and_the_run_names_the_model(logged, monkeypatch, tmp_path):
+    uri, images = logged
+    monkeypatch.delenv(request_log.ENV, raising=False)
+    monkeypatch.delenv(served_model.MODEL_ENV, raising=False)
+    model = mlflow.pyfunc.load_model(uri)
+    model.predict(images[:2])
+    assert model.unwrap_python_model().identity == f"run {mlflow.models.get_model_info(uri).run_id}"
+    assert not list(tmp_path.iterdir())

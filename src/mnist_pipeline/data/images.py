@@ -134,11 +134,25 @@ def read_images(paths: list[Path], invert: bool | None = None) -> tuple[torch.Te
     inverts the images with a light background (dark ink on paper); True or False forces it."""
     images, inverted = [], []
     for path in paths:
-        gray = read_gray(Path(path))
-        flip = has_light_background(gray) if invert is None else invert
+        gray = read_gray(Path(path))  # its errors name the file already
         try:
-            images.append(mnist_style(255 - gray if flip else gray))
+            image, flip = as_digit(gray, invert)
         except ImageError as err:
             raise ImageError(f"{path}: {err}") from None
+        images.append(image)
         inverted.append(flip)
     return torch.stack(images), inverted
+
+
+def as_digit(gray: np.ndarray, invert: bool | None = None) -> tuple[torch.Tensor, bool]:
+    """One grayscale image (uint8 [H, W]) as an MNIST digit, uint8 [28, 28], and whether it was
+    inverted (invert=None: when its background is light)."""
+    flip = has_light_background(gray) if invert is None else invert
+    return mnist_style(255 - gray if flip else gray), flip
+
+
+def digit_from_image(image: Image.Image, invert: bool | None = None) -> tuple[torch.Tensor, bool]:
+    """An image already in memory (a drawing, an upload) prepared exactly as an image file is."""
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageError(f"{image.width}x{image.height} pixels, over the limit of {MAX_PIXELS} ({MAX_SIDE}x{MAX_SIDE})")
+    return as_digit(_grayscale(image), invert)

@@ -1,8 +1,10 @@
 """The registered model as users call it: MNIST pixels in, class names and probabilities out.
 
 MLflow logs this file as the model's code ("models from code") and runs it whenever the model is
-loaded or served, so it imports nothing from this project: the network itself is a torch.export
-program, an artifact beside it, and needs no model class to load.
+loaded or served, so it imports nothing from this project but request_log.py, which is logged beside
+it as the model's code: the network itself is a torch.export program, an artifact beside it, and
+needs no model class to load. When MNIST_REQUEST_LOG names a file, every prediction is appended to
+that request log (see request_log.py).
 
 In: pixels [N, 28, 28], whole numbers 0-255 (uint8 from Python, numbers in JSON), a light digit on
 a dark background as in MNIST (the scaling the network was trained with happens here). The logged
@@ -13,7 +15,9 @@ sees it (127.5 would become 127); check_pixels is the input rule. Out: one row p
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 from pathlib import Path
 
 import mlflow
@@ -24,10 +28,34 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
+
+def _request_log_module():
+    """request_log.py: the project's, or the logged model's copy (its code_paths, on sys.path when
+    MLflow loads the model), or the file beside this one (MLflow runs this file alone while logging it)."""
+    try:
+        from . import request_log
+        return request_log
+    except ImportError:
+        pass
+    try:
+        import request_log
+        return request_log
+    except ImportError:
+        spec = importlib.util.spec_from_file_location("request_log", Path(__file__).with_name("request_log.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
+request_log = _request_log_module()
+
 EXPECTED = "expected pixels [N, 28, 28]: whole numbers 0-255 (light digit on dark, as in MNIST)"
 # Copies of inference.logits.CHUNK and data.inputs.to_model_input (this file imports nothing from the
 # project); tests/inference/test_served_model.py proves them equal.
 CHUNK = 1000  # images per forward pass: memory stays bounded whatever N is
+# Set by whoever serves the model: the request log's name for it ("mnist-classifier/3") and the log's
+# name for the caller ("scoring" for the HTTP endpoint, "demo" for the drawing page).
+MODEL_ENV, SOURCE_ENV = "MNIST_SERVED_MODEL", "MNIST_REQUEST_SOURCE"
 
 
 def to_model_input(images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
@@ -77,6 +105,17 @@ class DigitClassifier(PythonModel):
         self.network = torch.export.load(context.artifacts["network"]).module()
         spec = json.loads(Path(context.artifacts["classes"]).read_text())
         self.classes, self.normalize = spec["classes"], spec["normalize"]
+        self.log = request_log.log_path()
+        self.identity = os.environ.get(MODEL_ENV) or self._run_of(Path(context.artifacts["network"]).parents[1])
+
+    @staticmethod
+    def _run_of(model_dir: Path) -> str:
+        """What the request log calls this model when the server does not say (MNIST_SERVED_MODEL):
+        the run it was logged from."""
+        try:
+            return f"run {mlflow.models.Model.load(str(model_dir / 'MLmodel')).run_id}"
+        except Exception:  # a copy without its MLmodel file still serves
+            return "unknown"
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         pixels = torch.from_numpy(check_pixels(model_input))
@@ -85,8 +124,11 @@ class DigitClassifier(PythonModel):
             for chunk in pixels.split(CHUNK):
                 probabilities.append(self.network(to_model_input(chunk, self.normalize)).softmax(dim=1))
         probs = torch.cat(probabilities).double().numpy()
-        return pd.DataFrame({"label": [self.classes[i] for i in probs.argmax(axis=1)],
-                             "probabilities": [row.tolist() for row in probs]})
+        labels = [self.classes[i] for i in probs.argmax(axis=1)]
+        if getattr(self, "log", None):
+            request_log.record(self.log, pixels.numpy(), labels, probs.max(axis=1), self.identity,
+                               source=os.environ.get(SOURCE_ENV, "scoring"))
+        return pd.DataFrame({"label": labels, "probabilities": [row.tolist() for row in probs]})
 
 
 mlflow.models.set_model(DigitClassifier())

@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 
 from ..core.errors import PipelineError
-from ..inference import served_model
+from ..inference import request_log, served_model
 from ..reports.significance import GateResult
 from . import CHALLENGER, CHAMPION
 
@@ -47,6 +47,7 @@ def log_model(network: torch.nn.Module, classes: list[str], normalize: bool, exa
         return mlflow.pyfunc.log_model(
             name="model", python_model=served_model.__file__, signature=signature, input_example=example,
             artifacts={"network": str(network_file), "classes": str(classes_file)},
+            code_paths=[request_log.__file__],  # the served model imports it wherever it is loaded
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
                               f"numpy=={np.__version__}", "pandas"],
         )
