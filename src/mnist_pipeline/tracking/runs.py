@@ -108,7 +108,37 @@ def reopened(run_id: str):
 
 def process_tags() -> dict[str, str]:
     me = psutil.Process()
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(me.pid), STARTED_TAG: repr(me.create_time())}
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(me.pid), STARTED_TAG: repr(me.create_time())}
+    if slurm_job_id():  # which SLURM job ran it, and how often SLURM has started that job again
+        tags[SLURM_JOB_TAG] = slurm_job_id()
+        tags[SLURM_RESTARTS_TAG] = os.environ.get("SLURM_RESTART_COUNT") or "0"
+    return tags
+
+
+SLURM_JOB_TAG, SLURM_RESTARTS_TAG = "slurm_job_id", "slurm_restart_count"
+
+
+def slurm_job_id() -> str | None:
+    """This process's SLURM job, `<array job>_<task>` for a task of a job array (submitit's sweeps),
+    or None outside SLURM."""
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    if array:
+        return f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+def requeued_run(cfg: DictConfig) -> str | None:
+    """When SLURM has started this job again (scontrol requeue, a preemption, a failed node), the
+    unfinished run that its earlier start opened; else None. SLURM counts the starts in
+    SLURM_RESTART_COUNT and keeps the job id."""
+    job = slurm_job_id()
+    if not job or not int(os.environ.get("SLURM_RESTART_COUNT") or 0):
+        return None
+    experiment_id = setup(cfg)
+    found = MlflowClient().search_runs(
+        [experiment_id], f"tags.{SLURM_JOB_TAG} = '{job}' and attributes.status != 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0].info.run_id if found else None
 
 
 def _alive(pid: str, started: str) -> bool:
