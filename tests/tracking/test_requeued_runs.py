@@ -56,13 +56,13 @@ def test_a_finished_run_of_the_same_job_id_is_never_resumed(cfg, monkeypatch):
     assert runs.requeued_run(cfg) is None
 
 
-def test_a_task_of_a_job_array_is_named_by_the_array_and_its_index(cfg, monkeypatch):
-    monkeypatch.setenv("SLURM_JOB_ID", "12")  # each task has its own; the array's id and index name it
+def test_a_task_of_a_job_array_is_found_by_its_own_job_id_and_tagged_with_its_index(cfg, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "12")  # the array is 10; its task 2 is job 12, as sacct lists it
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "10")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
-    assert runs.slurm_job_id() == "10_2"
-    failed = job_run(cfg, "10_2", "FAILED")
-    job_run(cfg, "10_1", "FAILED")
+    assert runs.process_tags()[runs.SLURM_ARRAY_TAG] == "10_2"
+    failed = job_run(cfg, "12", "FAILED")
+    job_run(cfg, "10", "FAILED")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     assert runs.requeued_run(cfg) == failed
 
