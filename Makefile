@@ -3,7 +3,7 @@
 VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup pipeline test test-all docs docs-serve params lock ui serve server server-stop demo
+.PHONY: setup pipeline test test-all docs docs-serve params lock ui serve server server-stop demo slurm slurm-stop
 
 setup: $(VENV)/.installed
 
@@ -82,6 +82,14 @@ server: setup  ## MLflow server on PostgreSQL (installed if missing), data in .s
 
 server-stop:  ## stop what `make server` started (the runs stay in .server/)
 	scripts/tracking_server.sh stop
+
+# A one-node SLURM cluster on this machine (docs/cluster.md); settings as for the script, e.g.
+# make slurm LOCAL_SLURM_PARTITION=debug (not exported to other targets: srun reads SLURM_* variables).
+slurm:  ## munge, slurmctld and slurmd (installed if missing), state in .slurm/; prints SLURM_CONF
+	scripts/slurm_cluster.sh start
+
+slurm-stop:  ## cancel its jobs and stop what `make slurm` started (job records and logs stay in .slurm/)
+	scripts/slurm_cluster.sh stop
 
 lock: setup  ## re-resolve requirements.lock from pyproject.toml
 	uv pip compile pyproject.toml --extra test --extra dev --extra docs --python-version 3.11 --universal -o requirements.lock

@@ -63,6 +63,23 @@ def output_dirs(cfg: DictConfig) -> tuple[Path, Path]:
     return Path(cfg.paths.models), Path(cfg.paths.reports)
 
 
+def requeued_resume_point(cfg: DictConfig) -> str | None:
+    """A SLURM job started again (scontrol requeue, preemption): the last checkpoint of the run that
+    its earlier start opened, so that it continues that run instead of starting over."""
+    from .tracking import runs
+
+    run_id = runs.requeued_run(cfg)
+    if run_id is None:
+        return None
+    checkpoint = in_progress_dir(cfg, run_id) / "last.ckpt"
+    if not checkpoint.is_file():
+        log.warning("SLURM started job %s again, but its MLflow run %s left no checkpoint in %s: training starts "
+                    "over in a new run", runs.slurm_job_id(), run_id, checkpoint.parent)
+        return None
+    log.info("SLURM started job %s again: resuming MLflow run %s from %s", runs.slurm_job_id(), run_id, checkpoint)
+    return str(checkpoint)
+
+
 def train(cfg: DictConfig) -> float:
     import pytorch_lightning as pl
 
@@ -79,6 +96,8 @@ def train(cfg: DictConfig) -> float:
         source = config_source()
         validate(cfg, source)
         check_training_config(cfg, source)
+        if not cfg.resume_from:
+            cfg.resume_from = requeued_resume_point(cfg)
         resumed = resume_checkpoint(cfg.resume_from, to_plain(cfg.model)) if cfg.resume_from else {}
         if in_sweep():
             check_no_relaunch_in_sweep(to_plain(cfg.trainer), source)
@@ -118,14 +137,19 @@ def train(cfg: DictConfig) -> float:
 
 def _trainer(config: dict, callbacks: list, logger, models_dir: Path | None = None):
     import pytorch_lightning as pl
+    from lightning_fabric.plugins.environments import SLURMEnvironment
 
     from .training.checkpoint_saving import AtomicCheckpointIO
 
     options = dict(config["trainer"])
     if options.get("enable_progress_bar") is None:  # the default: a bar on a terminal, never in a log file
         options["enable_progress_bar"] = sys.stderr.isatty()
-    return pl.Trainer(**options, logger=logger, default_root_dir=models_dir, callbacks=callbacks,
-                      plugins=[AtomicCheckpointIO()])
+    plugins = [AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():
+        # A requeued job resumes its own run from its checkpoint (requeued_resume_point): Lightning's
+        # auto-requeue on SIGUSR1 would instead close the MLflow run as finished and save elsewhere.
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    return pl.Trainer(**options, logger=logger, default_root_dir=models_dir, callbacks=callbacks, plugins=plugins)
 
 
 def _run_fit(trainer, module, datamodule, resume_from) -> float:

@@ -109,7 +109,36 @@ def reopened(run_id: str):
 
 def process_tags() -> dict[str, str]:
     me = psutil.Process()
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(me.pid), STARTED_TAG: repr(me.create_time())}
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(me.pid), STARTED_TAG: repr(me.create_time())}
+    if slurm_job_id():  # which SLURM job ran it, and how often SLURM has started that job again
+        tags[SLURM_JOB_TAG] = slurm_job_id()
+        tags[SLURM_RESTARTS_TAG] = os.environ.get("SLURM_RESTART_COUNT") or "0"
+        if os.environ.get("SLURM_ARRAY_JOB_ID"):  # a task of a job array (submitit's sweeps)
+            tags[SLURM_ARRAY_TAG] = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+    return tags
+
+
+SLURM_JOB_TAG, SLURM_RESTARTS_TAG, SLURM_ARRAY_TAG = "slurm_job_id", "slurm_restart_count", "slurm_array_task"
+
+
+def slurm_job_id() -> str | None:
+    """This process's SLURM job (each task of a job array has its own, the id sacct lists), or None
+    outside SLURM."""
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+def requeued_run(cfg: DictConfig) -> str | None:
+    """When SLURM has started this job again (scontrol requeue, a preemption, a failed node), the
+    unfinished run that its earlier start opened; else None. SLURM counts the starts in
+    SLURM_RESTART_COUNT and keeps the job id."""
+    job = slurm_job_id()
+    if not job or not int(os.environ.get("SLURM_RESTART_COUNT") or 0):
+        return None
+    experiment_id = setup(cfg)
+    found = MlflowClient().search_runs(
+        [experiment_id], f"tags.{SLURM_JOB_TAG} = '{job}' and attributes.status != 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0].info.run_id if found else None
 
 
 def _alive(pid: str, started: str) -> bool:
@@ -154,7 +183,7 @@ def failed_job_run(cfg: DictConfig, reason: str) -> str:
     """A FAILED run for a sweep job that failed before its run existed (a bad value in the sweep,
     say), so every job shows up under the sweep's parent."""
     setup(cfg)
-    tags = {**run_tags(cfg), ERROR_TAG: reason[:5000]}
+    tags = {**run_tags(cfg), **process_tags(), ERROR_TAG: reason[:5000]}
     run = MlflowClient().create_run(mlflow.get_experiment_by_name(cfg.tracking.experiment_name).experiment_id,
                                     run_name=job_run_name(tags) if "hydra_job_num" in tags else None,
                                     tags=tags)
