@@ -24,7 +24,7 @@ COMPLETE = optuna.trial.TrialState.COMPLETE
 def start_sweep(folder: Path, study: str, n_trials: int, sweep_dir: str, seed: int = 42) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen(
-        [sys.executable, "-m", "mnist_pipeline.train", "--config-dir", str(folder / "conf"), "-m",
+        [sys.executable, "-m", "mnist_pipeline.train", "--config-path", str(folder / "conf"), "-m",
          *tiny_overrides(folder), "hparams_search=small_cnn_optuna", f"hydra.sweeper.storage={storage(folder)}",
          f"hydra.sweeper.study_name={study}", f"hydra.sweeper.n_trials={n_trials}",
          "hydra.sweeper.sampler.n_startup_trials=2", f"hydra.sweeper.sampler.seed={seed}",

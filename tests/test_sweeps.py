@@ -37,7 +37,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 def run_sweep(folder: Path, *overrides: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.run(
-        [sys.executable, "-m", "mnist_pipeline.train", "--config-dir", str(folder / "conf"), "-m",
+        [sys.executable, "-m", "mnist_pipeline.train", "--config-path", str(folder / "conf"), "-m",
          *tiny_overrides(folder), f"tracking.experiment_name={EXPERIMENT}", "trainer.max_epochs=2",
          "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", *overrides],
         cwd=folder, env=env, capture_output=True, text=True, timeout=300,

@@ -83,7 +83,7 @@ def start_sweep(folder: Path, server: Server, study: str, seed: int, sweep_dir: 
     # The store comes from MLFLOW_TRACKING_URI alone: no tracking.tracking_uri override.
     overrides = [o for o in tiny_overrides(folder) if not o.startswith("tracking.tracking_uri")]
     return subprocess.Popen(
-        [sys.executable, "-m", "mnist_pipeline.train", "--config-dir", str(folder / "conf"), "-m", *overrides,
+        [sys.executable, "-m", "mnist_pipeline.train", "--config-path", str(folder / "conf"), "-m", *overrides,
          "hparams_search=small_cnn_optuna", f"hydra.sweeper.storage={server.optuna_storage}",
          f"hydra.sweeper.study_name={study}", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2",
          f"hydra.sweeper.sampler.seed={seed}", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",

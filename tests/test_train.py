@@ -65,7 +65,7 @@ def test_multirun_sweep_gives_one_mlflow_run_per_job(tiny_cfg, tmp_path):
     ]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     result = subprocess.run(
-        [sys.executable, "-m", "mnist_pipeline.train", "--config-dir", str(tmp_path / "conf"), "-m",
+        [sys.executable, "-m", "mnist_pipeline.train", "--config-path", str(tmp_path / "conf"), "-m",
          "model=small_cnn,deep_cnn", *overrides],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )

@@ -26,7 +26,7 @@ EXPERIMENT = "ddp"
 
 
 def train_command(folder: Path, *overrides: str, multirun: bool = False) -> list[str]:
-    return [sys.executable, "-m", "mnist_pipeline.train", "--config-dir", str(folder / "conf"),
+    return [sys.executable, "-m", "mnist_pipeline.train", "--config-path", str(folder / "conf"),
             *(["-m"] if multirun else []), *tiny_overrides(folder),
             f"tracking.experiment_name={EXPERIMENT}", f"hydra.run.dir={folder}/outputs", *overrides]
 

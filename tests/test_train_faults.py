@@ -31,7 +31,7 @@ def start_training(cfg, folder: Path, *overrides: str) -> subprocess.Popen:
     # One thread each, whatever else runs: a training's share of the cores depends on how many run at
     # once, and another thread count sums floats in another order (the weights compared would differ).
     env["OMP_NUM_THREADS"] = "1"
-    return subprocess.Popen([sys.executable, "-m", "mnist_pipeline.train", "--config-dir",
+    return subprocess.Popen([sys.executable, "-m", "mnist_pipeline.train", "--config-path",
                              str(Path(cfg.paths.models).parent / "conf"), *args],
                             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -32,9 +32,9 @@ def load_champion(tracking_uri: str, name: str, alias: str):
 
     from .inference import served_model
     from .tracking.registry import find_version
+    from .tracking.store import point_mlflow_at
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    point_mlflow_at(tracking_uri)  # not mlflow.set_tracking_uri: it would export the URI to later commands
     version = find_version(MlflowClient(tracking_uri, tracking_uri), name, alias).version
     identity = f"{name}/{version}"
     os.environ[served_model.MODEL_ENV] = identity  # read when the model loads

@@ -48,6 +48,7 @@ def monitor(tracking_uri: str, model_name: str, alias: str, log: Path, prepared:
     from .inference import request_log
     from .reports.drift import drift_table, plot_drift
     from .tracking.registry import find_version
+    from .tracking.store import point_mlflow_at
 
     if not log.is_file():
         raise PipelineError(f"{log}: no request log there (serve the model with make serve / make demo first)")
@@ -56,8 +57,7 @@ def monitor(tracking_uri: str, model_name: str, alias: str, log: Path, prepared:
         raise PipelineError(f"{log}: {len(current['label'])} requests logged in the period; a drift test needs "
                             "at least 20 (widen --hours)")
     os.environ.pop(request_log.ENV, None)  # scoring the training data is not serving: nothing to log
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    point_mlflow_at(tracking_uri)  # not mlflow.set_tracking_uri: it would export the URI to later commands
     version = find_version(MlflowClient(tracking_uri, tracking_uri), model_name, alias).version
     model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     classes = model.unwrap_python_model().classes

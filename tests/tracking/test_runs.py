@@ -14,7 +14,7 @@ def test_run_names_say_what_ran_and_differ(tmp_path):
     cfg = compose_config([f"tracking.tracking_uri=sqlite:///{tmp_path}/store.db"])
     names = {runs.descriptive_run_name(cfg) for _ in range(20)}
     assert len(names) == 20  # unique even with the same seed and config
-    assert all(re.fullmatch(r"SmallCNN-mnist-[0-9a-f]{6}", name) for name in names), names
+    assert all(re.fullmatch(r"FastCNN-mnist-[0-9a-f]{6}", name) for name in names), names
     recipe = compose_config(["experiment=deep_mnist"])
     assert runs.descriptive_run_name(recipe).startswith("deep_mnist-mnist-")
 
