@@ -9,12 +9,14 @@ import os
 import secrets
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import psutil
 from mlflow import MlflowClient
+from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from ..core.config import FILE_KEYS
@@ -100,11 +102,21 @@ def descriptive_run_name(cfg: DictConfig) -> str:
 HOST_TAG, PID_TAG, STARTED_TAG = "process_host", "process_pid", "process_started"
 
 
+@contextmanager
 def reopened(run_id: str):
-    """`mlflow.start_run` on an existing run, whatever its experiment: the fluent API refuses a run
-    of another experiment than the one last made active in this process."""
-    mlflow.set_experiment(experiment_id=MlflowClient().get_run(run_id).info.experiment_id)
-    return mlflow.start_run(run_id=run_id)
+    """`mlflow.start_run` on an existing run, whatever its experiment (the fluent API refuses a run
+    of another experiment than the one last made active in this process). A finished run keeps its
+    status and end time: ending the reopened run would otherwise stamp it FINISHED (or FAILED) now,
+    and its duration in the UI would grow by the time until evaluate or export_onnx ran."""
+    client = MlflowClient()
+    info = client.get_run(run_id).info
+    mlflow.set_experiment(experiment_id=info.experiment_id)
+    try:
+        with mlflow.start_run(run_id=run_id) as run:
+            yield run
+    finally:
+        if RunStatus.is_terminated(RunStatus.from_string(info.status)):
+            client.set_terminated(run_id, info.status, info.end_time)
 
 
 def process_tags() -> dict[str, str]:
