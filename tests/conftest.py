@@ -149,6 +149,7 @@ def mlflow_client(uri: str) -> MlflowClient:
 def _isolated_env(monkeypatch):
     # A user's MLFLOW_TRACKING_URI must never send test runs to their store.
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MNIST_PIPELINE_MIRROR", raising=False)  # nor their local mirror stand in for the tests'
     monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "test")

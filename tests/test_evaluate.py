@@ -40,14 +40,19 @@ def registry(cfg):
 def test_rerun_reuses_the_registered_version(tiny_cfg):
     cfg = tiny_cfg()
     checkpoint = trained(cfg)
+    client, name = registry(cfg)
+    run_id = torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
+    training = client.get_run(run_id).info
     first = evaluate(cfg, checkpoint)
     (Path(cfg.paths.reports) / "metrics.json").unlink()
     second = evaluate(cfg, checkpoint)
 
-    client, name = registry(cfg)
+    # Evaluate adds to the finished training run, leaving its status and duration as they were.
+    after = client.get_run(run_id).info
+    assert (after.status, after.end_time) == ("FINISHED", training.end_time)
     assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
     assert first["model_version"] == second["model_version"] == 1
-    assert client.get_model_version(name, "1").run_id == torch.load(checkpoint, weights_only=True)["mlflow_run_id"]
+    assert client.get_model_version(name, "1").run_id == run_id
     assert first["champion"] and second["champion"]  # still the champion, not demoted by an equal score
     written = json.loads((Path(cfg.paths.reports) / "metrics.json").read_text())  # still checked and written
     # The headline figures only; per-class figures have their own file.

@@ -41,7 +41,7 @@ def test_an_experiment_applied_to_the_workspace_does_not_count(tmp_path):
     subprocess.run(["git", "commit", "-qm", "conf"], cwd=repo, check=True)
     compose(repo / "params.yaml", ["data.mirrors=[file:///somewhere/]"], repo)  # what `dvc exp run -S` leaves
 
-    assert check(repo) != []  # the working copy differs, as after the README's offline route
+    assert check(repo) != []  # the working copy differs, as after a `dvc exp run -S`
     assert committed_diff(repo, tmp_path / "head") == []
 
 

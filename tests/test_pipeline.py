@@ -18,6 +18,7 @@ import yaml
 from mlflow import MlflowClient
 
 from conftest import FILES, ROOT, mlflow_client, tiny_data_yaml, use_tests_recipe
+from mnist_pipeline.data.archives import MIRROR_ENV, mirrors_used
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
@@ -85,6 +86,20 @@ def test_dvc_repro_runs_everything_then_nothing(repo, monkeypatch):
     second = sh(repo, "dvc", "repro")
     assert "Data and pipelines are up to date." in second.stdout + second.stderr
     assert len(client.search_runs([run.info.experiment_id])) == 1
+
+
+def test_a_local_mirror_in_the_environment_changes_nothing_dvc_tracks(repo, tiny_mirror, tmp_path, monkeypatch):
+    sh(repo, "dvc", "repro")
+    local = tmp_path / "my-mirror"
+    shutil.copytree(tiny_mirror[0], local)
+    monkeypatch.setenv(MIRROR_ENV, local.as_uri() + "/")
+    shutil.rmtree(repo / "data" / "raw" / "tiny")  # fetch for real: DVC would restore it from its cache
+    sh(repo, "python", "-m", "mnist_pipeline.download")
+    assert mirrors_used(repo / "data" / "raw" / "tiny") == [local.as_uri() + "/"]
+    # Neither the mirror nor the note of where each archive came from is a change of params or data.
+    status = sh(repo, "dvc", "status")
+    assert "Data and pipelines are up to date." in status.stdout + status.stderr
+    assert sh(repo, "git", "diff", "--name-only", "params.yaml").stdout == ""
 
 
 def test_editing_a_library_file_reruns_the_stage_that_imports_it(repo):

@@ -121,6 +121,9 @@ def test_the_server_refuses_what_cannot_be_an_mnist_image(server, payload, says)
 
 def test_onnx_export_matches_pytorch_and_is_logged_to_the_versions_run(champion):
     cfg, images, _ = champion
+    client = mlflow_client(cfg.tracking.tracking_uri)
+    run_id = client.get_model_version("tiny-classifier", "1").run_id
+    trained = client.get_run(run_id).info
     path, figures = export(cfg)
     assert path == Path(cfg.paths.models) / "tiny-classifier-v1.onnx"
     assert figures["onnx_argmax_mismatches"] == 0 and figures["onnx_max_abs_diff"] <= 1e-4
@@ -129,7 +132,7 @@ def test_onnx_export_matches_pytorch_and_is_logged_to_the_versions_run(champion)
     [probabilities] = session.run(None, {"pixels": images.numpy()})  # uint8 [N, 28, 28], as served
     assert [cfg.data.classes[i] for i in probabilities.argmax(axis=1).tolist()] == checkpoint_labels(cfg, images)
 
-    client = mlflow_client(cfg.tracking.tracking_uri)
-    run_id = client.get_model_version("tiny-classifier", "1").run_id
     assert [a.path for a in client.list_artifacts(run_id, "onnx")] == ["onnx/tiny-classifier-v1.onnx"]
     assert client.get_run(run_id).data.metrics["onnx_argmax_mismatches"] == 0
+    # Adding to the finished training run leaves its status and duration as they were.
+    assert (client.get_run(run_id).info.status, client.get_run(run_id).info.end_time) == ("FINISHED", trained.end_time)

@@ -18,7 +18,7 @@ from mnist_pipeline.train import train
 pytestmark = pytest.mark.slow  # end to end: deselect with -m 'not slow'
 
 
-def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg, caplog):
+def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg, tiny_mirror, caplog):
     cfg = tiny_cfg()
     download(cfg)
     prepare(cfg)
@@ -46,6 +46,7 @@ def test_train_logs_run_and_saves_loadable_checkpoints(tiny_cfg, caplog):
     assert run.data.params["optimizer.lr"] == "0.002" and run.data.params["model._target_"].endswith("SmallCNN")
     assert run.data.tags["dataset"] == "tiny" and run.data.tags["dataset_sha256"] == runs.dataset_digest(cfg)
     assert run.data.tags["git_commit"]
+    assert run.data.tags[runs.MIRROR_TAG] == tiny_mirror[0].as_uri() + "/"  # where download fetched the data
     assert re.fullmatch(r"SmallCNN-tiny-[0-9a-f]{6}", run.info.run_name), run.info.run_name
     for name in ("train_loss", "val_loss", "train_acc", "val_acc", "train_images_per_sec"):
         assert len(client.get_metric_history(run.info.run_id, name)) == 2, name  # once per epoch

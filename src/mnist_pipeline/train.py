@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 from .core.atomic import write_text
 from .core.config import to_plain, validate
 from .core.errors import PipelineError
+from .core.noise import quiet_unactionable
 from .core.project import project_root
 
 # torch, Lightning and MLflow are imported where they are used (train, _fit), so that `--help`
@@ -172,7 +173,7 @@ def _fit_other_rank(config: dict, module, datamodule, extra) -> float:
                           save_last=True)
     trainer = _trainer(config, [best, Throughput(), RngState(), ValidateLastStep(), *extra], logger=False)
     _run_fit(trainer, module, datamodule, config["resume_from"])
-    trainer.save_checkpoint(Path(best.dirpath) / "last.ckpt")  # a collective call: rank 0 writes
+    trainer.save_checkpoint(Path(best.dirpath) / "last.ckpt", weights_only=False)  # a collective call: rank 0 writes
     return float(best.best_model_score)
 
 
@@ -205,7 +206,8 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
     logger.experiment.set_tag(logger.run_id, "hardware", hardware(trainer))
     logger.experiment.set_tag(logger.run_id, "torch_threads", str(share_cores()))  # parallel jobs share the cores
     wall = _run_fit(trainer, module, datamodule, cfg.resume_from)
-    trainer.save_checkpoint(running_dir / "last.ckpt")  # the final weights, whatever the validation cadence
+    # The final weights, whatever the validation cadence; with the optimizer's state, to resume from.
+    trainer.save_checkpoint(running_dir / "last.ckpt", weights_only=False)
     publish_checkpoints(running_dir, models_dir)
 
     metrics = {
@@ -227,6 +229,7 @@ def _fit(cfg, config, module, datamodule, extra, logger, models_dir: Path, repor
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
+    quiet_unactionable()  # here, once Hydra has set up logging
     if in_sweep():
         return train(cfg)  # Hydra reports a failed job and the sweep records it
     try:

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from mnist_pipeline.core.errors import PipelineError
-from mnist_pipeline.data.archives import ChecksumError, DownloadError, download_file, mirror_url, verify
+from mnist_pipeline.data.archives import SOURCES_FILE, ChecksumError, DownloadError, download_file, mirror_url, verify
 
 NAME = "train-labels-idx1-ubyte.gz"
 
@@ -19,7 +19,7 @@ def test_good_file_is_fetched_and_verified(tmp_path, good):
     mirror, sha = good
     path = download_file(NAME, sha, [mirror.as_uri() + "/"], tmp_path / "raw")
     assert path.read_bytes() == (mirror / NAME).read_bytes()
-    assert sorted(p.name for p in path.parent.iterdir()) == [NAME]  # no temporary files left
+    assert sorted(p.name for p in path.parent.iterdir()) == [SOURCES_FILE, NAME]  # no temporary files left
 
 
 def test_local_folder_mirror(tmp_path, good):
@@ -80,7 +80,8 @@ def test_all_mirrors_down_names_file_and_every_mirror(tmp_path, good):
     for mirror in mirrors:
         assert mirror_url(mirror, NAME) in message
     assert "not a complete gzip archive" in message
-    assert message.splitlines()[-1].startswith("Without internet, point data.mirrors at a local folder or file:// URL")
+    assert message.splitlines()[-1].startswith("Without internet, set MNIST_PIPELINE_MIRROR to a local folder or "
+                                               "file:// URL")
     assert isinstance(err.value, PipelineError)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.atomic import atomic_path
+from ..core.atomic import atomic_path, write_text
 from ..core.errors import PipelineError
 from ..core.project import project_root
 
@@ -71,11 +72,39 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
         os.fsync(out.fileno())
 
 
-# What to do next when no mirror answers (README: "Offline, from a local mirror").
-OFFLINE_HINT = ("Without internet, point data.mirrors at a local folder or file:// URL that holds the four "
-                "archives, e.g. dvc exp run -S 'data.mirrors=[file:///path/to/mnist/]' or "
-                "python -m mnist_pipeline.params 'data.mirrors=[/path/to/mnist]' then dvc repro "
-                "(see the README's \"Offline, from a local mirror\").")
+# A mirror of this machine's, tried before data.mirrors: kept out of params.yaml, so a local path is
+# never committed and changing it is no param change to DVC (the archives' checksums stay the check).
+MIRROR_ENV = "MNIST_PIPELINE_MIRROR"
+# Where each archive in a raw folder was fetched from (listed in .dvcignore: no part of the data).
+SOURCES_FILE = ".fetched_from.json"
+
+# What to do next when no mirror answers (docs/offline.md).
+OFFLINE_HINT = (f"Without internet, set {MIRROR_ENV} to a local folder or file:// URL that holds the four "
+                f"archives, e.g. {MIRROR_ENV}=/path/to/mnist dvc repro (see docs/offline.md).")
+
+
+def mirrors_to_try(configured: Sequence[str]) -> list[str]:
+    """The configured mirrors, after the one MNIST_PIPELINE_MIRROR names (when it is set)."""
+    local = os.environ.get(MIRROR_ENV, "").strip()
+    return [local, *configured] if local else list(configured)
+
+
+def fetched_from(dest_dir: Path) -> dict[str, str]:
+    """{archive name: the URL it was fetched from} for the archives in dest_dir, as far as recorded."""
+    try:
+        record = json.loads((dest_dir / SOURCES_FILE).read_text())
+    except (OSError, ValueError):  # none yet (archives restored by DVC, say), or unreadable: no record
+        return {}
+    return {str(k): str(v) for k, v in record.items()} if isinstance(record, dict) else {}
+
+
+def mirrors_used(dest_dir: Path) -> list[str]:
+    """The mirrors the archives in dest_dir came from (their URLs without the file name), in order."""
+    return list(dict.fromkeys(url.rsplit("/", 1)[0] + "/" for url in fetched_from(dest_dir).values()))
+
+
+def _record_source(dest_dir: Path, filename: str, url: str) -> None:
+    write_text(dest_dir / SOURCES_FILE, json.dumps({**fetched_from(dest_dir), filename: url}, indent=2) + "\n")
 
 
 def download_file(filename: str, sha256: str, mirrors: Sequence[str], dest_dir: Path,
@@ -102,6 +131,7 @@ def download_file(filename: str, sha256: str, mirrors: Sequence[str], dest_dir: 
             failures.append(f"{url}: {reason}")
             log.warning("%s: %s", url, reason)
             continue
+        _record_source(dest_dir, filename, url)
         log.info("%s: fetched from %s and verified", final, url)
         return final
     tried = "\n".join(f"  - {line}" for line in failures)

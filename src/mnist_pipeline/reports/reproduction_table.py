@@ -108,19 +108,21 @@ inputs and hardware, the newest run for each random seed, and shows the mean tes
 10,000 test images ± the standard deviation over the n seeds, and in brackets the Wilson 95% interval
 of one run's accuracy at that mean on the test set (what test-set sampling alone allows).
 
-Regenerate the full-MNIST rows (`MIRROR` is a folder or URL holding the four MNIST archives; leave
-the `-S data.mirrors` part out to download them). Three seeds for every recipe that trains in
-minutes; one for the two 20,000-step recipes on a CPU (about 20 minutes each on 2 cores):
+Regenerate the full-MNIST rows (`MNIST_PIPELINE_MIRROR` names a folder or URL holding the four MNIST
+archives, tried before the official mirrors; leave it unset to download them). Three seeds for every
+recipe that trains in minutes; one for the two 20,000-step recipes on a CPU (about 20 minutes each on
+2 cores):
 
 ```
+export MNIST_PIPELINE_MIRROR=/path/to/mnist
 for seed in 1 2 3; do
   for recipe in deep_mnist mechanics101 pytorch_cnn two_layer_net speedrun; do
-    dvc exp run -S "data.mirrors=[$MIRROR]" -S experiment=$recipe -S seed=$seed
+    dvc exp run -S experiment=$recipe -S seed=$seed
   done
-  dvc exp run -S "data.mirrors=[$MIRROR]" -S experiment=two_layer_net -S data.normalize=false -S seed=$seed
+  dvc exp run -S experiment=two_layer_net -S data.normalize=false -S seed=$seed
 done
 for recipe in tf_layers deep_mnist_20k; do
-  dvc exp run -S "data.mirrors=[$MIRROR]" -S experiment=$recipe -S seed=1
+  dvc exp run -S experiment=$recipe -S seed=1
 done
 python -m mnist_pipeline.reproduction
 ```

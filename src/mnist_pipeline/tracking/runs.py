@@ -9,17 +9,20 @@ import os
 import secrets
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import psutil
 from mlflow import MlflowClient
+from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from ..core.config import FILE_KEYS
 from ..core.errors import PipelineError
 from ..core.project import git_commit, project_root
+from ..data.archives import mirrors_used
 from .store import setup
 
 # Where a sweep job logs, given to every job in its config by the sweep (see sweeps): jobs that run
@@ -27,6 +30,7 @@ from .store import setup
 SWEEP_KEYS = ("tracking.parent_run_id", "tracking.tracking_uri")
 PARENT_RUN_TAG = "mlflow.parentRunId"  # what the MLflow UI nests child runs by
 ERROR_TAG = "error"  # why a run FAILED or was KILLED
+MIRROR_TAG = "data_mirror"  # where the run's archives were fetched from (MNIST_PIPELINE_MIRROR or data.mirrors)
 log = logging.getLogger(__name__)
 
 
@@ -54,8 +58,11 @@ def source_tags(cfg: DictConfig) -> dict[str, str]:
 
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
-    """Where a run came from: code version, data, and the DVC stage or Hydra sweep job."""
+    """Where a run came from: code version, data (and the mirror it was fetched from, where the download
+    recorded one), and the DVC stage or Hydra sweep job."""
     tags = {**source_tags(cfg), "model": cfg.model._target_.rsplit(".", 1)[-1], "recipe": cfg.recipe}
+    if mirrors := mirrors_used(Path(cfg.paths.raw)):
+        tags[MIRROR_TAG] = " ".join(mirrors)
     for env, tag in (("DVC_STAGE", "dvc_stage"), ("DVC_EXP_NAME", "dvc_exp_name")):
         if os.environ.get(env):
             tags[tag] = os.environ[env]
@@ -100,11 +107,21 @@ def descriptive_run_name(cfg: DictConfig) -> str:
 HOST_TAG, PID_TAG, STARTED_TAG = "process_host", "process_pid", "process_started"
 
 
+@contextmanager
 def reopened(run_id: str):
-    """`mlflow.start_run` on an existing run, whatever its experiment: the fluent API refuses a run
-    of another experiment than the one last made active in this process."""
-    mlflow.set_experiment(experiment_id=MlflowClient().get_run(run_id).info.experiment_id)
-    return mlflow.start_run(run_id=run_id)
+    """`mlflow.start_run` on an existing run, whatever its experiment (the fluent API refuses a run
+    of another experiment than the one last made active in this process). A finished run keeps its
+    status and end time: ending the reopened run would otherwise stamp it FINISHED (or FAILED) now,
+    and its duration in the UI would grow by the time until evaluate or export_onnx ran."""
+    client = MlflowClient()
+    info = client.get_run(run_id).info
+    mlflow.set_experiment(experiment_id=info.experiment_id)
+    try:
+        with mlflow.start_run(run_id=run_id) as run:
+            yield run
+    finally:
+        if RunStatus.is_terminated(RunStatus.from_string(info.status)):
+            client.set_terminated(run_id, info.status, info.end_time)
 
 
 def process_tags() -> dict[str, str]:
@@ -205,11 +222,13 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def log_dataset_input(cfg: DictConfig) -> None:
     """The run's data as an MLflow dataset input (the runs table's Dataset column): the dataset's name,
-    its digest (dataset_digest, over the four archives' checksums; MLflow keeps 36 characters) and its
-    first configured mirror as the source. Logged to the active run; logging it again adds nothing."""
+    its digest (dataset_digest, over the four archives' checksums; MLflow keeps 36 characters) and the
+    mirror it was fetched from as the source (else the first configured one). Logged to the active run;
+    logging it again adds nothing."""
     from mlflow.data.http_dataset_source import HTTPDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
 
-    source = HTTPDatasetSource(url=str(cfg.data.mirrors[0]))  # a URL, or a local folder as configured
+    used = mirrors_used(Path(cfg.paths.raw))
+    source = HTTPDatasetSource(url=used[0] if used else str(cfg.data.mirrors[0]))  # a URL, or a local folder
     dataset = MetaDataset(source, name=str(cfg.data.name), digest=dataset_digest(cfg)[:32])
     mlflow.log_input(dataset, context="training")
