@@ -90,13 +90,14 @@ def test_a_resume_reads_each_hostile_checkpoint_or_refuses_it_in_one_line(finish
     cfg, _, original, _ = finished
     marker = tmp_path / "marker"
     model = original["config"]["model"]
+    trainer = {**original["config"]["trainer"], "max_epochs": 2}  # one epoch more than it ran: a schedule left
 
     @settings(max_examples=examples, **SETTINGS)
     @given(hostile_files(original, marker))
     def check(case):
         kind, content = case
         path = write(content, tmp_path / "hostile.ckpt")
-        code, _, stderr = run_command(lambda: resume_checkpoint(path, model))
+        code, _, stderr = run_command(lambda: resume_checkpoint(path, model, trainer))
         assert_success_or_one_line("resume", code, stderr)
         assert not marker.exists(), f"{kind}: a file ran code"
 
@@ -151,7 +152,8 @@ def test_evaluate_scores_or_refuses_each_hostile_checkpoint_in_one_line(finished
 def test_the_real_checkpoint_itself_passes_every_reader(finished, tmp_path, monkeypatch):
     """The property above could hold by refusing everything: the unmutated file must be read."""
     cfg, best, original, _ = finished
-    assert resume_checkpoint(best, original["config"]["model"])["mlflow_run_id"] == original["mlflow_run_id"]
+    trainer = {**original["config"]["trainer"], "max_epochs": 2}
+    assert resume_checkpoint(best, original["config"]["model"], trainer)["mlflow_run_id"] == original["mlflow_run_id"]
     monkeypatch.setattr(sys, "argv", ["predict", "--checkpoint", str(best), "--index", "0", "--json"])
     code, out, stderr = run_command(predict.main)
     assert code == 0 and '"predicted"' in out, stderr
