@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -164,3 +165,16 @@ def project(tmp_path, tiny_mirror) -> Path:
     download(cfg)
     prepare(cfg)
     return tmp_path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many generated hostile inputs each reader was given (tests/hostile.py), and how they ended."""
+    hostile = sys.modules.get("hostile")
+    if hostile is None or not hostile.TRIED:
+        return
+    tried = hostile.TRIED
+    readers = sorted(key for key in tried if not key.endswith((" refused", " answered")))
+    terminalreporter.write_sep("-", "generated hostile inputs (Hypothesis)")
+    for reader in readers:
+        terminalreporter.write_line(f"{reader}: {tried[reader]} tried, {tried[reader + ' refused']} refused in one "
+                                    f"line, {tried[reader + ' answered']} answered")

@@ -146,3 +146,30 @@ def test_a_resume_checkpoint_of_another_model_is_refused_before_work(prepared, t
     other = prepared("model=mlp", f"resume_from={cfg.paths.models}/last.ckpt")
     with pytest.raises(ConfigError, match="resume_from: .*last.ckpt holds model"):
         train(other)
+
+
+def test_resuming_a_finished_schedule_says_nothing_is_left_and_leaves_the_run_finished(prepared, tmp_path):
+    cfg = prepared("trainer=debug", "trainer.max_epochs=1")  # the debug preset's schedule: one epoch of 5 batches
+    train(cfg)
+    finished = Path(cfg.paths.models) / "last.ckpt"
+    client, run = only_run(cfg)
+    assert run.info.status == "FINISHED"
+    before = {f.name: f.read_bytes() for f in Path(cfg.paths.models).iterdir()}
+
+    job = tmp_path / "again"
+    job.mkdir()
+    recipe = ["model=small_cnn", "optimizer=adam", "trainer=debug"]  # the tests' recipe, as trained above
+    again = start_training(cfg, job, *recipe, f"resume_from={finished}")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 1
+    assert err.strip().splitlines() == [
+        f"error: resume_from: {finished} has run 1 epochs (5 steps), the whole schedule of trainer.max_epochs=1, "
+        "trainer.max_steps=-1: nothing left to train: raise trainer.max_epochs/max_steps"], err[-2000:]
+    after = client.get_run(run.info.run_id)
+    assert after.info.status == "FINISHED" and "error" not in after.data.tags
+    assert {f.name: f.read_bytes() for f in Path(cfg.paths.models).iterdir()} == before
+    assert not (job / "models").exists() and not list(Path(cfg.paths.checkpoints).glob("*/*.ckpt"))
+
+    longer = start_training(cfg, job, *recipe, "trainer.max_epochs=2", f"resume_from={finished}")
+    assert longer.wait(timeout=300) == 0, longer.communicate()[1][-2000:]  # a raised schedule trains on
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"

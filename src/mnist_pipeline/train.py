@@ -97,9 +97,13 @@ def train(cfg: DictConfig) -> float:
         source = config_source()
         validate(cfg, source)
         check_training_config(cfg, source)
+        # A resume asked for must leave something to train (checked before any run is touched); a
+        # requeued job's own checkpoint is taken as it is, as before.
+        asked = bool(cfg.resume_from)
         if not cfg.resume_from:
             cfg.resume_from = requeued_resume_point(cfg)
-        resumed = resume_checkpoint(cfg.resume_from, to_plain(cfg.model)) if cfg.resume_from else {}
+        resumed = resume_checkpoint(cfg.resume_from, to_plain(cfg.model), to_plain(cfg.trainer) if asked else None) \
+            if cfg.resume_from else {}
         if in_sweep():
             check_no_relaunch_in_sweep(to_plain(cfg.trainer), source)
     except PipelineError as err:

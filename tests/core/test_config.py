@@ -39,7 +39,7 @@ def test_unknown_group_option_names_the_group(override, group):
 def test_load_params_names_file_and_key(tmp_path):
     with pytest.raises(ConfigError, match="params.yaml not found"):
         load_params(tmp_path / "params.yaml")
-    cfg = OmegaConf.to_container(compose_config())
+    cfg = OmegaConf.to_container(compose_config(["optimizer=adam"]))  # (adam_one_cycle's max_lr names optimizer.lr)
     del cfg["optimizer"]["lr"]
     OmegaConf.save(cfg, tmp_path / "params.yaml")
     with pytest.raises(ConfigError, match=r"params.yaml: missing key 'optimizer.lr'"):
@@ -54,6 +54,28 @@ def test_load_params_names_file_and_key(tmp_path):
 def test_an_unknown_key_in_params_yaml_names_it(tmp_path, section, key, message):
     cfg = OmegaConf.to_container(compose_config())
     (cfg[section] if section else cfg)[key] = 1
+    OmegaConf.save(cfg, tmp_path / "params.yaml")
+    with pytest.raises(ConfigError, match=f"params.yaml: {message}"):
+        load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda c: c.pop("seed"), r"missing key 'seed'"),
+    (lambda c: c.pop("callbacks"), r"'callbacks' must be a mapping \(may be \{\}\)"),
+    (lambda c: c.update(seed="ten"), r"'seed' must be a whole number from 0 to 4294967295, got 'ten'"),
+    (lambda c: c.update(seed=2**40), r"'seed' must be a whole number from 0 to 4294967295"),
+    (lambda c: c["data"].update(normalize="abc"), r"'data.normalize' must be true or false, got 'abc'"),
+    (lambda c: c["data"].update(classes=["0", "0"]), r"'data.classes' must be 1 to 1000 distinct class names"),
+    (lambda c: c["data"].update(classes=[str(i) for i in range(1001)]), r"'data.classes' must be 1 to 1000"),
+    (lambda c: c["paths"].update(models=[1]), r"'paths.models' must be a string, got \[1\]"),
+    (lambda c: c.update(trainer="cpu"), r"'trainer' must be a mapping"),
+    (lambda c: c["data"].update(files=["x"]), r"'data.files.train_images.name' cannot be read: a section above it"),
+    (lambda c: c.update(recipe="${missing}"), r"'recipe' cannot be resolved \(Interpolation key 'missing' not found\)"),
+])
+def test_keys_the_train_stage_reads_as_they_are_are_checked_by_kind(tmp_path, change, message):
+    """Found by tests/test_hostile_params.py: these ended in an OmegaConf or torch traceback mid-stage."""
+    cfg = OmegaConf.to_container(compose_config(), resolve=True)
+    change(cfg)
     OmegaConf.save(cfg, tmp_path / "params.yaml")
     with pytest.raises(ConfigError, match=f"params.yaml: {message}"):
         load_params(tmp_path / "params.yaml")

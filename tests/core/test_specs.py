@@ -26,9 +26,9 @@ def test_the_checkers_copy_of_the_init_names_equals_the_models():
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("model.dropout=2", r"'model.dropout' must be a number in \[0, 1\), got 2"),
-    ("model.dropout=abc", r"'model.dropout' must be a number in \[0, 1\), got 'abc'"),
-    ("model.dropout=-0.1", r"'model.dropout' must be a number in \[0, 1\)"),
+    ("model=small_cnn model.dropout=2", r"'model.dropout' must be a number in \[0, 1\), got 2"),
+    ("model=small_cnn model.dropout=abc", r"'model.dropout' must be a number in \[0, 1\), got 'abc'"),
+    ("model=small_cnn model.dropout=-0.1", r"'model.dropout' must be a number in \[0, 1\)"),
     ("model=mlp model.hidden1=100000000000", r"'model.hidden1' must be a whole number from 1 to 4,096"),
     ("model=mlp model.hidden2=2.5", r"'model.hidden2' must be a whole number"),
     ("model=mlp model.init=evil", r"'model.init' must be one of default"),
@@ -38,7 +38,7 @@ def test_the_checkers_copy_of_the_init_names_equals_the_models():
     ("+model.num_classes=10", r"unknown key 'model.num_classes'"),
     ("model._target_=mnist_pipeline.models.small_cnn.nn.Identity", r"nn.Identity', which is not allowed"),
     ("+data.extra._target_=os.system", r"'data.extra._target_' names 'os.system', which is not allowed"),
-    ("+scheduler._target_=torch.optim.lr_scheduler.OneCycleLR", r"missing key 'scheduler.max_lr'"),
+    ("optimizer=adam +scheduler._target_=torch.optim.lr_scheduler.OneCycleLR", r"missing key 'scheduler.max_lr'"),
     ("+callbacks.x._target_=builtins.eval", r"'callbacks.x._target_' names 'builtins.eval', which is not allowed"),
 ])
 def test_every_model_and_optimizer_argument_in_params_is_checked_by_key(override, message):

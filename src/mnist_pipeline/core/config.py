@@ -8,10 +8,11 @@ from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 from .project import project_root
-from .specs import check_spec, check_target, check_targets, suggestion
+from .specs import MAX_CLASSES, check_spec, check_target, check_targets, suggestion
 
 # Arguments the pipeline passes itself, not the config: a model's number of classes (from
 # data.classes), an optimizer's parameters, a scheduler's optimizer and run length.
@@ -20,6 +21,14 @@ OPTIMIZER_SUPPLIED = ("params",)
 SCHEDULER_SUPPLIED = ("optimizer", "total_steps")
 
 PARAMS_FILE = "params.yaml"
+# Keys the stages read as they are, and the kind of value each must hold (the others are checked by
+# range below, or against what they are passed to).
+TYPED_KEYS: dict[str, type] = {
+    "seed": int, "recipe": str, "data.split_seed": int, "data.normalize": bool, "data.sample_with_replacement": bool,
+    "paths.raw": str, "paths.prepared": str, "paths.models": str, "paths.reports": str, "paths.checkpoints": str,
+    "tracking.experiment_name": str, "tracking.registered_model_name": str,
+}
+MAX_SEED = 2**32 - 1  # numpy's and Lightning's seeds are 32-bit
 FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -48,9 +57,20 @@ def to_plain(node: Any) -> Any:
 
 def validate(cfg: DictConfig, source: str = "config") -> None:
     """Fail before any work starts, naming the offending key."""
+    try:  # every interpolation resolved once: a broken `${...}` is named here, not mid-stage
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{source}: '{getattr(err, 'full_key', None) or '?'}' cannot be resolved "
+                          f"({first_line(err)})") from None
+
+    def select(key: str, default: Any = None) -> Any:
+        try:
+            return OmegaConf.select(cfg, key, default=default, throw_on_missing=False)
+        except OmegaConfBaseException:  # a section on the way is a list or a value, not a mapping
+            raise ConfigError(f"{source}: '{key}' cannot be read: a section above it is not a mapping") from None
 
     def get(key: str) -> Any:
-        value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
+        value = select(key)
         if value is None:
             raise ConfigError(f"{source}: missing key '{key}'")
         return value
@@ -80,13 +100,27 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
     if not isinstance(val_size, int) or not 0 < val_size < get("data.sizes.train"):
         raise ConfigError(f"{source}: 'data.val_size' must be between 1 and data.sizes.train - 1, got {val_size!r}")
     positive("optimizer.lr")
-    level = OmegaConf.select(cfg, "tracking.champion_significance", default=0.05)
+    for key, kind in TYPED_KEYS.items():
+        value = get(key)
+        if not isinstance(value, kind) or kind is int and (isinstance(value, bool) or not 0 <= value <= MAX_SEED):
+            expected = {int: f"a whole number from 0 to {MAX_SEED}", str: "a string", bool: "true or false"}[kind]
+            raise ConfigError(f"{source}: '{key}' must be {expected}, got {to_plain(value)!r:.60}")
+    classes = to_plain(get("data.classes"))
+    if not isinstance(classes, list) or not 0 < len(classes) <= MAX_CLASSES \
+            or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
+        raise ConfigError(f"{source}: 'data.classes' must be 1 to {MAX_CLASSES} distinct class names, "
+                          f"got {classes!r:.60}")
+    if not isinstance(cfg.get("trainer"), DictConfig):
+        raise ConfigError(f"{source}: 'trainer' must be a mapping of Lightning Trainer arguments")
+    if "callbacks" not in cfg or not isinstance(cfg.callbacks, (DictConfig, type(None))):
+        raise ConfigError(f"{source}: 'callbacks' must be a mapping (may be {{}})")
+    level = select("tracking.champion_significance", default=0.05)
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise ConfigError(f"{source}: 'tracking.champion_significance' must be a level between 0 and 1 (exclusive), "
                           f"got {level!r}")
-    if (OmegaConf.select(cfg, "trainer.max_steps") or -1) <= 0:  # step-based recipes set max_epochs: -1
+    if (select("trainer.max_steps") or -1) <= 0:  # step-based recipes set max_epochs: -1
         positive("trainer.max_epochs", int)
-    if OmegaConf.select(cfg, "eval_checkpoint") not in ("best", "last"):
+    if select("eval_checkpoint") not in ("best", "last"):
         raise ConfigError(f"{source}: 'eval_checkpoint' must be best or last, got {cfg.get('eval_checkpoint')!r}")
     check_specs(to_plain(cfg), source)
     check_known_keys(cfg, source)

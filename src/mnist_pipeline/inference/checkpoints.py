@@ -102,14 +102,43 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     return network.eval(), checkpoint
 
 
-def resume_checkpoint(path: str | Path, model: dict) -> dict:
-    """The checkpoint a training resumes from, checked before anything starts: it must load as data
-    and hold the model the config asks for."""
+def resume_checkpoint(path: str | Path, model: dict, trainer: dict | None = None) -> dict:
+    """The checkpoint a training resumes from, checked before anything starts: it must load as data,
+    hold the model the config asks for and, when `trainer` (the config's Trainer settings) is given,
+    leave some of their schedule to train."""
     checkpoint = read_checkpoint(Path(path))
     saved = checkpoint["config"]["model"]
     if saved != model:
         raise ConfigError(f"resume_from: {path} holds model {saved}, but the config asks for {model}")
+    if trainer is not None:
+        check_schedule_left(checkpoint, trainer, path)
     return checkpoint
+
+
+def check_schedule_left(checkpoint: dict, trainer: dict, path: str | Path) -> None:
+    """Refuse a resume whose schedule the checkpoint has already run to its end: Lightning would
+    train nothing and write no new checkpoint. Lightning's own rule (its fit loop's `done`): the
+    steps taken reach max_steps, or the epochs processed reach max_epochs (None: 1000 without
+    max_steps, else no limit)."""
+    max_steps = trainer.get("max_steps")
+    max_steps = -1 if max_steps is None else max_steps
+    max_epochs = trainer.get("max_epochs")
+    if max_epochs is None:
+        max_epochs = 1000 if max_steps == -1 else -1
+    steps, epochs = checkpoint.get("global_step", 0), _epochs_processed(checkpoint)
+    if max_steps != -1 and steps >= max_steps or max_epochs != -1 and epochs >= max_epochs:
+        raise ConfigError(f"resume_from: {path} has run {epochs} epochs ({steps} steps), the whole schedule of "
+                          f"trainer.max_epochs={max_epochs}, trainer.max_steps={max_steps}: nothing left to train: "
+                          "raise trainer.max_epochs/max_steps")
+
+
+def _epochs_processed(checkpoint: dict) -> int:
+    """Epochs the fit loop counts as processed (its restored state), or the checkpoint's epoch."""
+    try:
+        processed = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
+    except (KeyError, TypeError):
+        processed = None
+    return processed if isinstance(processed, int) and not isinstance(processed, bool) else checkpoint.get("epoch", 0)
 
 
 def checkpoint_sha256(path: Path) -> str:
