@@ -211,7 +211,8 @@ def test_srun_starts_the_two_processes_of_one_ddp_training(cluster, server, proj
     name = "slurm-ddp"
     train = train_command(project, *overrides(project, server, name), "trainer=ddp", "trainer.devices=2",
                           "trainer.accelerator=cpu", "trainer.max_epochs=2", f"hydra.run.dir={project / name}/outputs")
-    job = sbatch(cluster, project, name, f"srun {train}", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1")  # Lightning refuses --ntasks
+    job = sbatch(cluster, project, name, f"srun {train}", "--nodes=1", "--ntasks-per-node=2",
+                 "--cpus-per-task=1")  # Lightning refuses --ntasks
 
     client, runs = runs_of(server, name)
     [run] = runs  # one run, opened by the process SLURM gave rank 0

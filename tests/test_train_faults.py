@@ -173,3 +173,20 @@ def test_resuming_a_finished_schedule_says_nothing_is_left_and_leaves_the_run_fi
     longer = start_training(cfg, job, *recipe, "trainer.max_epochs=2", f"resume_from={finished}")
     assert longer.wait(timeout=300) == 0, longer.communicate()[1][-2000:]  # a raised schedule trains on
     assert client.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_resuming_a_one_cycle_training_with_a_longer_schedule_is_refused_in_one_line(prepared, tmp_path):
+    # The default recipe's one-cycle rate is planned over the run's length: stepping past it would
+    # end in a traceback from torch in the middle of the training.
+    cfg = prepared("trainer=debug", "trainer.max_epochs=1", "optimizer=adam_one_cycle", "data.batch_size=32")
+    train(cfg)
+    finished = Path(cfg.paths.models) / "last.ckpt"
+    job = tmp_path / "again"
+    job.mkdir()
+    again = start_training(cfg, job, "model=small_cnn", "optimizer=adam_one_cycle", "data.batch_size=32",
+                           "trainer=debug", "trainer.max_epochs=2", f"resume_from={finished}")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 1
+    assert err.strip().splitlines() == [
+        f"error: resume_from: {finished} trains under a rate schedule planned over 5 steps (trainer.max_epochs=1, "
+        "trainer.max_steps=-1), which cannot be lengthened: resume with those, or start a new training"], err[-2000:]

@@ -130,6 +130,21 @@ def check_schedule_left(checkpoint: dict, trainer: dict, path: str | Path) -> No
         raise ConfigError(f"resume_from: {path} has run {epochs} epochs ({steps} steps), the whole schedule of "
                           f"trainer.max_epochs={max_epochs}, trainer.max_steps={max_steps}: nothing left to train: "
                           "raise trainer.max_epochs/max_steps")
+    check_fixed_length_schedule(checkpoint, trainer, path)
+
+
+def check_fixed_length_schedule(checkpoint: dict, trainer: dict, path: str | Path) -> None:
+    """A one-cycle rate is planned over the run's length when it starts (its total_steps, restored
+    with it): a resume that lengthens the run would step past its end, so it is refused up front."""
+    planned = [state.get("total_steps") for state in checkpoint.get("lr_schedulers") or []
+               if isinstance(state, dict) and state.get("total_steps") is not None]
+    saved = (checkpoint.get("config") or {}).get("trainer") or {}
+    keys = ("max_epochs", "max_steps")
+    if planned and isinstance(saved, dict) and any(saved.get(k) != trainer.get(k) for k in keys):
+        raise ConfigError(f"resume_from: {path} trains under a rate schedule planned over {planned[0]} steps "
+                          f"(trainer.max_epochs={saved.get('max_epochs')}, "
+                          f"trainer.max_steps={saved.get('max_steps')}), "
+                          "which cannot be lengthened: resume with those, or start a new training")
 
 
 def _epochs_processed(checkpoint: dict) -> int:
