@@ -149,7 +149,10 @@ def mlflow_client(uri: str) -> MlflowClient:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
     # A user's MLFLOW_TRACKING_URI must never send test runs to their store.
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # setenv first records its absence, so that undoing removes one a test left (MLflow exports the
+    # URI it is given): a later module-scoped fixture, set up before this one, would log there.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
     monkeypatch.delenv("MNIST_PIPELINE_MIRROR", raising=False)  # nor their local mirror stand in for the tests'
     monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.invalid")

@@ -33,7 +33,8 @@ def outputs(repo: Path) -> list[str]:
     """Every file the pipeline wrote, relative to the repository."""
     folders = [repo / "data" / "raw", repo / "data" / "prepared", repo / "models", repo / "reports"]
     return sorted(str(path.relative_to(repo)) for folder in folders for path in folder.rglob("*")
-                  if path.is_file() and path.name != ".gitignore")
+                  # .fetched_from.json: this machine's record of its mirror, DVC-ignored, never shared
+                  if path.is_file() and path.name not in (".gitignore", ".fetched_from.json"))
 
 
 def test_push_clone_pull_and_nothing_reruns(tmp_path, tiny_mirror):

@@ -36,6 +36,7 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     # torch, MLflow and matplotlib: imported here, so that --help answers at once (and Lightning not at all).
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     from .data.prepared import load_prepared
     from .inference.checkpoints import checkpoint_sha256, load_checkpoint
@@ -71,6 +72,12 @@ def evaluate(cfg, checkpoint_path: Path) -> dict:
     plot_dir.mkdir(parents=True, exist_ok=True)
     store.setup(cfg)
     client = MlflowClient()
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        raise PipelineError(f"{checkpoint_path}: its MLflow run {run_id} is not in the store "
+                            f"{store.tracking_uri(cfg)}: evaluate it against the store it was trained with "
+                            "(MLFLOW_TRACKING_URI)") from None
     unit, curves = metric_curves(client, [run_id])
     write_confusion_csv(labels, preds, classes, plot_dir / "confusion.csv")
     write_history_csv(curves, unit, plot_dir / "learning_curves.csv")

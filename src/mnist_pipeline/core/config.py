@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
     if not str(get("data.name")).strip():
         raise ConfigError(f"{source}: 'data.name' is empty")
     mirrors = get("data.mirrors")
-    if isinstance(mirrors, str) or len(mirrors) == 0:
+    if not isinstance(mirrors, Sequence) or isinstance(mirrors, str) or len(mirrors) == 0:
         raise ConfigError(f"{source}: 'data.mirrors' must be a non-empty list of URLs or folders, "
                           f"got {to_plain(mirrors)!r}")
     for key in FILE_KEYS:
