@@ -71,6 +71,9 @@ def test_an_unknown_key_in_params_yaml_names_it(tmp_path, section, key, message)
     (lambda c: c.update(trainer="cpu"), r"'trainer' must be a mapping"),
     (lambda c: c["data"].update(files=["x"]), r"'data.files.train_images.name' cannot be read: a section above it"),
     (lambda c: c.update(recipe="${missing}"), r"'recipe' cannot be resolved \(Interpolation key 'missing' not found\)"),
+    (lambda c: c["trainer"].update(max_steps="ten"),
+     r"'trainer.max_steps' must be a whole number \(-1: no limit\), got 'ten'"),
+    (lambda c: c["data"].update(mirrors=True), r"'data.mirrors' must be a non-empty list of URLs or folders, got True"),
 ])
 def test_keys_the_train_stage_reads_as_they_are_are_checked_by_kind(tmp_path, change, message):
     """Found by tests/test_hostile_params.py: these ended in an OmegaConf or torch traceback mid-stage."""

@@ -119,7 +119,10 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise ConfigError(f"{source}: 'tracking.champion_significance' must be a level between 0 and 1 (exclusive), "
                           f"got {level!r}")
-    if (select("trainer.max_steps") or -1) <= 0:  # step-based recipes set max_epochs: -1
+    max_steps = select("trainer.max_steps")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)):
+        raise ConfigError(f"{source}: 'trainer.max_steps' must be a whole number (-1: no limit), got {max_steps!r}")
+    if (max_steps or -1) <= 0:  # step-based recipes set max_epochs: -1
         positive("trainer.max_epochs", int)
     if select("eval_checkpoint") not in ("best", "last"):
         raise ConfigError(f"{source}: 'eval_checkpoint' must be best or last, got {cfg.get('eval_checkpoint')!r}")
